@@ -1,0 +1,43 @@
+# The course's commands. Every target sets itself up on a fresh machine with only python3:
+# it creates .venv and installs this package with the extras it needs.
+#
+#   make book    execute every chapter and build the HTML book in _build/html
+#   make test    pytest over tests/ and nbval over every chapter
+#   make bench   measure the backends and write bench/results.md and bench/results.json
+#   make lint    ruff check and format check
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# The GPU extra (CuPy) only where nvidia-smi sees a GPU.
+comma   := ,
+HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+EXTRAS  := book,test$(if $(HAS_GPU),$(comma)gpu)
+
+.PHONY: book test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo
+	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax chapters -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m helpers.benchmark --out bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,254 @@
+"""Throughput measurements of the Monte Carlo backends, for Chapter 1 and ``make bench``.
+
+All rates are *path-steps per second*: options x paths x steps simulated, over wall seconds. The
+workload is a batch of Asian options (barrier ``B = 0``, drift ``mu = r``), so no path is knocked
+out early and every path really takes every step, as in QuantLib's engine, the ratio anchor.
+Each timing follows a warm-up call (compilation is not timed) and takes the best of ``repeats``.
+
+Run ``python -m helpers.benchmark --out bench`` (``make bench``) to write ``results.md`` and
+``results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import config, quantlib_ref
+from .domain import sample_options
+from .mc import available_backends, price_options
+
+ANCHOR_OPTION = {"S0": 100.0, "K": 100.0, "sigma": 0.2, "r": 0.05}
+"""The at-the-money Asian call timed on QuantLib and on every backend with the same paths."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One measured run: what was priced, on what, how fast."""
+
+    name: str
+    backend: str
+    options: int
+    paths: int
+    steps: int
+    threads: int
+    seconds: float
+
+    @property
+    def path_steps_per_second(self) -> float:
+        return self.options * self.paths * self.steps / self.seconds
+
+
+def asian_batch(n_options: int, seed: int = 0) -> np.ndarray:
+    """``n_options`` options from the article's domain with ``B = 0`` and ``mu = r`` (Asian calls).
+
+    Returns:
+        Array of shape ``(n_options, 6)``.
+    """
+    X = sample_options(n_options, np.random.default_rng(seed), dtype=np.float64)
+    X[:, 1] = 0.0
+    X[:, 4] = X[:, 5]
+    return X
+
+
+def _best_seconds(run, repeats: int) -> float:
+    run()  # warm-up: JIT compilation, kernel loading, caches
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return float(best)
+
+
+def _threads(backend: str) -> int:
+    """CPU threads a backend uses; 0 for a GPU."""
+    if backend == "numba":
+        import numba
+
+        return numba.get_num_threads()
+    return 0 if backend.startswith("cupy") else 1
+
+
+def time_backend(
+    backend: str, X: np.ndarray, n_paths: int, n_steps: int = 365, repeats: int = 3
+) -> Timing:
+    """Times ``price_options`` on ``X`` (shape ``(n, 6)``) with one backend.
+
+    Results come back as NumPy arrays, so GPU work is finished when the clock stops.
+    """
+    seconds = _best_seconds(
+        lambda: price_options(X, n_paths, n_steps=n_steps, seed=1, backend=backend), repeats
+    )
+    return Timing("batch", backend, X.shape[0], n_paths, n_steps, _threads(backend), seconds)
+
+
+def anchor_option() -> np.ndarray:
+    """``ANCHOR_OPTION`` as a batch of shape ``(1, 6)`` (``B = 0``, ``mu = r``)."""
+    o = ANCHOR_OPTION
+    return np.array([[o["K"], 0.0, o["S0"], o["sigma"], o["r"], o["r"]]])
+
+
+def time_quantlib(n_paths: int, n_steps: int = 365, repeats: int = 2) -> Timing:
+    """Times QuantLib's Monte Carlo on ``ANCHOR_OPTION`` (one core) with ``n_paths`` paths."""
+    o = ANCHOR_OPTION
+    seconds = min(
+        quantlib_ref.arithmetic_asian_mc(
+            o["S0"], o["K"], o["sigma"], o["r"], n_fixings=n_steps, n_paths=n_paths, seed=7 + i
+        ).seconds
+        for i in range(repeats)
+    )
+    return Timing("anchor", "quantlib", 1, n_paths, n_steps, 1, seconds)
+
+
+def time_numba_anchor(n_paths: int, threads: int, n_steps: int = 365) -> Timing:
+    """Times the numba backend on ``ANCHOR_OPTION`` with ``threads`` threads."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        t = time_backend("numba", anchor_option(), n_paths, n_steps)
+    finally:
+        numba.set_num_threads(before)
+    return Timing("anchor", "numba", 1, n_paths, n_steps, threads, t.seconds)
+
+
+def time_article_kernel(n_options: int, n_paths: int, n_steps: int = 365) -> dict[str, float]:
+    """GPU only: seconds to draw the article's normals buffer, and to draw it and run its kernel."""
+    import cupy
+
+    from .mc import cupy_backend
+
+    X = asian_batch(n_options)
+    count = n_options * n_paths * n_steps
+
+    def draw() -> None:
+        cupy.random.default_rng(1).standard_normal(count, dtype=cupy.float32)
+        cupy.cuda.Device().synchronize()
+
+    return {
+        "options": n_options,
+        "paths": n_paths,
+        "steps": n_steps,
+        "generate_normals_s": _best_seconds(draw, 3),
+        "generate_and_price_s": _best_seconds(
+            lambda: cupy_backend.price_article(X, n_paths, n_steps, 1.0, 1), 3
+        ),
+        "philox_kernel_s": time_backend("cupy", X, n_paths, n_steps).seconds,
+    }
+
+
+def backend_paths(backend: str, sizes: config.Sizes) -> int:
+    """Paths per option at which a backend is timed on the throughput batch."""
+    return {"numpy": sizes.numpy_paths, "numba-cuda": sizes.simulator_paths}.get(
+        backend, sizes.throughput_paths
+    )
+
+
+def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> dict:
+    """Every measurement of ``make bench``, in one run, as a JSON-ready dictionary."""
+    sizes = sizes or config.sizes()
+    cores = os.cpu_count() or 1
+    timings = [
+        time_quantlib(anchor_paths),
+        time_numba_anchor(anchor_paths, threads=1),
+        time_numba_anchor(anchor_paths, threads=cores),
+    ]
+    X = asian_batch(sizes.throughput_options)
+    backends = [b for b in available_backends() if b != "cupy-article"]
+    timings += [time_backend(b, X, backend_paths(b, sizes)) for b in backends]
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": config.describe_machine(),
+        "cuda_simulator": os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1",
+        "timings": [
+            asdict(t) | {"path_steps_per_second": t.path_steps_per_second} for t in timings
+        ],
+    }
+    if "cupy" in backends:
+        result["article_kernel"] = time_article_kernel(2, sizes.example_paths)
+    return result
+
+
+def to_markdown(result: dict) -> str:
+    """The results as the Markdown page ``bench/results.md``."""
+    rate = {
+        (t["name"], t["backend"], t["threads"]): t["path_steps_per_second"]
+        for t in result["timings"]
+    }
+    quantlib = rate[("anchor", "quantlib", 1)]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {result['date']} by `make bench` (`python -m helpers.benchmark`).",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in result["machine"].items()),
+        "",
+        "Rates are path-steps per second (options x paths x steps / wall seconds), best of 3 after"
+        " a warm-up, on Asian options (B = 0, mu = r) so that every path takes every step.",
+        "",
+        "| workload | backend | threads | options | paths | steps | seconds | path-steps/s"
+        " | x QuantLib per core |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in result["timings"]:
+        per_core = t["path_steps_per_second"] / max(t["threads"], 1) / quantlib
+        ratio = f"{per_core:.1f}" if t["threads"] else "(GPU)"
+        lines.append(
+            f"| {t['name']} | {t['backend']} | {t['threads'] or 'GPU'} | {t['options']}"
+            f" | {t['paths']} | {t['steps']} | {t['seconds']:.4f}"
+            f" | {t['path_steps_per_second']:.3g} | {ratio} |"
+        )
+    numba_one = rate.get(("anchor", "numba", 1))
+    if numba_one:
+        verdict = "met" if numba_one >= 10 * quantlib else "MISSED"
+        lines += [
+            "",
+            "Target: numba at least 10x QuantLib per core:"
+            f" {numba_one / quantlib:.1f}x on one thread, {verdict}.",
+        ]
+    if "article_kernel" in result:
+        a = result["article_kernel"]
+        lines += [
+            "",
+            f"Article's kernel, {a['options']} options x {a['paths']} paths x {a['steps']} steps:"
+            f" drawing the normals {a['generate_normals_s']:.4f} s, drawing and pricing"
+            f" {a['generate_and_price_s']:.4f} s; in-kernel Philox {a['philox_kernel_s']:.4f} s.",
+        ]
+    if result.get("cuda_simulator"):
+        lines += ["", "numba-cuda ran under the CUDA simulator (Python on the CPU), not on a GPU."]
+    return "\n".join(lines) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file and a rename, so no reader sees half."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m helpers.benchmark --out DIR``: measure and write DIR/results.{md,json}."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("bench"), help="folder for the results")
+    parser.add_argument(
+        "--anchor-paths", type=int, default=20_000, help="paths for the QuantLib anchor"
+    )
+    args = parser.parse_args(argv)
+    result = run_all(anchor_paths=args.anchor_paths)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_atomically(args.out / "results.json", json.dumps(result, indent=2) + "\n")
+    write_atomically(args.out / "results.md", to_markdown(result))
+    print(to_markdown(result))
+
+
+if __name__ == "__main__":
+    main()

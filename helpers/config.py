@@ -1,0 +1,123 @@
+"""The machine a chapter runs on, and the one place that decides the sizes it runs at.
+
+A GPU JupyterHub gets the article's sizes; a laptop or CI (no CUDA GPU) gets sizes small enough
+for a chapter to run in about two minutes on two cores. Set ``COURSE_SIZES=gpu`` or ``cpu`` in the
+environment to override the choice (for example to try the article's sizes on a big CPU).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees a CUDA device (what ``backend="auto"`` uses)."""
+    from .mc import cupy_backend
+
+    return cupy_backend.is_usable()
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each chapter does on this machine.
+
+    Attributes:
+        profile: ``"gpu"`` (the article's sizes) or ``"cpu"``.
+        backend: the Monte Carlo backend the chapters use (``"cupy"`` or ``"numba"``).
+        example_paths: paths per option for the article's two-option example (article: 2,048,000).
+        validation_paths: paths for the QuantLib cross-check of Chapter 1, ours and QuantLib's.
+        throughput_options: options in the batch timed per backend in Chapter 1.
+        throughput_paths: paths per option in that batch.
+        numpy_paths: paths per option when the NumPy reference is timed (it holds every path).
+        simulator_paths: paths per option for numba.cuda under the CUDA simulator (pure Python).
+    """
+
+    profile: str
+    backend: str
+    example_paths: int
+    validation_paths: int
+    throughput_options: int
+    throughput_paths: int
+    numpy_paths: int
+    simulator_paths: int
+
+
+GPU_SIZES = Sizes(
+    profile="gpu",
+    backend="cupy",
+    example_paths=2_048_000,
+    validation_paths=1_000_000,
+    throughput_options=4_800,
+    throughput_paths=1_024,
+    numpy_paths=2_000,
+    simulator_paths=16,
+)
+
+CPU_SIZES = Sizes(
+    profile="cpu",
+    backend="numba",
+    example_paths=400_000,
+    validation_paths=100_000,
+    throughput_options=64,
+    throughput_paths=1_024,
+    numpy_paths=2_000,
+    simulator_paths=16,
+)
+
+
+def sizes() -> Sizes:
+    """The sizes for this machine: ``GPU_SIZES`` with a usable CUDA GPU, else ``CPU_SIZES``.
+
+    Raises:
+        ValueError: if ``COURSE_SIZES`` is set to something other than ``gpu`` or ``cpu``.
+    """
+    forced = os.environ.get("COURSE_SIZES", "").strip().lower()
+    if forced not in ("", "gpu", "cpu"):
+        raise ValueError(f"COURSE_SIZES must be 'gpu' or 'cpu', got {forced!r}")
+    if forced == "gpu" or (not forced and gpu_available()):
+        chosen = GPU_SIZES
+    else:
+        chosen = CPU_SIZES
+    if chosen.backend == "cupy" and not gpu_available():
+        return Sizes(**{**chosen.__dict__, "backend": "numba"})
+    return chosen
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # not Linux: fall back to what platform knows
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine() -> dict[str, str]:
+    """A short description of this machine for 'What we measured' tables and benchmark files."""
+    info = {
+        "cpu": _cpu_name(),
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    try:
+        import numba
+
+        info["numba"] = numba.__version__
+    except ImportError:  # numba is a dependency, but the description should never fail
+        pass
+    if gpu_available():
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        info["gpu"] = props["name"].decode()
+        info["cupy"] = cupy.__version__
+    else:
+        info["gpu"] = "none"
+    return info

@@ -1,0 +1,64 @@
+"""The option's inputs: one definition of the columns and of the article's parameter domain.
+
+Every module, chapter and test takes its column order and its sampling domain from here, so a
+batch ``X`` of shape ``(n, 6)`` means the same thing everywhere:
+
+====== ========================================== ===================
+column meaning                                     article's domain
+====== ========================================== ===================
+K      strike, currency units                     U[0, 200]
+B      barrier on the running average, currency   K x U[0, 0.99]
+S0     spot price at t = 0, currency units        U[0, 200]
+sigma  annualised volatility                      U[0, 0.4]
+mu     annualised drift of the simulated spot     U[0, 0.2]
+r      continuously compounded rate, discounting  U[0, 0.2]
+====== ========================================== ===================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COLUMNS: tuple[str, ...] = ("K", "B", "S0", "sigma", "mu", "r")
+"""Column names of an option batch ``X``, in the article's order."""
+
+COLUMN_INDEX: dict[str, int] = {name: i for i, name in enumerate(COLUMNS)}
+"""Position of each column name in ``COLUMNS``."""
+
+DOMAIN_LOW = np.zeros(6)
+"""Lower end of each column's sampling range (the barrier's is K x 0)."""
+
+DOMAIN_HIGH = np.array([200.0, 198.0, 200.0, 0.4, 0.2, 0.2])
+"""Upper end of each column's range; the barrier's is 0.99 x 200, its bound over the domain."""
+
+SAMPLING_SCALE = np.array([200.0, 0.99, 200.0, 0.4, 0.2, 0.2])
+"""The article's multipliers for U[0, 1) draws; column B is a fraction of K before scaling."""
+
+
+def sample_options(n: int, rng: np.random.Generator, dtype: type = np.float32) -> np.ndarray:
+    """Draws ``n`` option parameter sets uniformly from the article's domain.
+
+    ``K, S0, sigma, mu, r`` are uniform on ``[0, high)``; the barrier is ``B = K * U[0, 0.99)``,
+    so it always lies below the strike, as in the article.
+
+    Example:
+        >>> X = sample_options(3, np.random.default_rng(0))
+        >>> X.shape, bool((X[:, 1] < X[:, 0]).all())
+        ((3, 6), True)
+
+    Args:
+        n: number of options, ``n >= 0``.
+        rng: the NumPy generator that supplies the uniforms.
+        dtype: floating dtype of the result.
+
+    Returns:
+        Array of shape ``(n, 6)``, columns ``COLUMNS``.
+
+    Raises:
+        ValueError: if ``n`` is negative.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    X = rng.random((n, 6)) * SAMPLING_SCALE
+    X[:, 1] *= X[:, 0]
+    return X.astype(dtype, copy=False)

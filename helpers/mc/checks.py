@@ -1,0 +1,77 @@
+"""Input checks shared by every backend: validate first, compute second."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..domain import COLUMNS
+
+MAX_COUNT = 2**32 - 1
+"""Largest number of options, paths or steps: each is a 32-bit word of the Philox counter."""
+
+
+def check_count(name: str, value: object, maximum: int = MAX_COUNT) -> int:
+    """Returns ``value`` as an int if it is an integer in ``[1, maximum]``; else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not 1 <= value <= maximum:
+        raise ValueError(f"{name} must be in [1, {maximum}], got {value}")
+    return int(value)
+
+
+def check_seed(seed: object) -> int:
+    """Returns the seed as an int in ``[0, 2**64)``, else raises ValueError."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    return int(seed)
+
+
+def check_maturity(T: object) -> float:
+    """Returns ``T`` (years) as a float if it is finite and positive, else raises ValueError."""
+    try:
+        value = float(T)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"T must be a number of years, got {T!r}") from None
+    if not np.isfinite(value) or value <= 0.0:
+        raise ValueError(f"T must be finite and > 0 (years), got {T!r}")
+    return value
+
+
+_NON_NEGATIVE = ("K", "B", "S0", "sigma")
+
+
+def check_options(X: object) -> np.ndarray:
+    """Returns the option batch as a C-contiguous float64 array of shape ``(n, 6)``.
+
+    Raises:
+        ValueError: the shape is not ``(n, 6)``; an entry is NaN or infinite; K, B, S0 or sigma is
+            negative. The message names the row and the column.
+    """
+    try:
+        arr = np.array(X, dtype=np.float64)  # copy: the caller's array is never touched
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"X must be a numeric array of shape (n, 6): {err}") from None
+    if arr.ndim != 2 or arr.shape[1] != len(COLUMNS):
+        raise ValueError(
+            f"X must have shape (n, 6) with columns {list(COLUMNS)}, got shape {arr.shape}"
+        )
+    if arr.shape[0] > MAX_COUNT:
+        raise ValueError(f"X has {arr.shape[0]} rows, more than {MAX_COUNT}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(f"X[{row}, {col}] ({COLUMNS[col]}) is {arr[row, col]}: must be finite")
+    for name in _NON_NEGATIVE:
+        col = COLUMNS.index(name)
+        negative = np.flatnonzero(arr[:, col] < 0.0)
+        if negative.size:
+            row = negative[0]
+            raise ValueError(
+                f"X[{row}, {col}] ({name}) is {arr[row, col]}: {name} must be >= 0"
+                f" ({negative.size} negative row(s) in all)"
+            )
+    return np.ascontiguousarray(arr)

@@ -1,0 +1,122 @@
+"""CuPy backends: the CUDA C kernels of ``helpers/kernels/barrier_option.cu`` on an NVIDIA GPU.
+
+* ``"cupy"``: ``barrier_option_philox`` draws its normals in registers (Philox4x32-10, the same
+  stream as the Numba backends) and reduces the paths of each option to two sums per block, so
+  memory use is independent of the number of paths and steps.
+* ``"cupy-article"``: the article's ``batched_barrier_option``, reading a buffer of
+  ``n_options * n_paths * n_steps`` float32 normals drawn beforehand by ``cupy.random``. At the
+  article's sizes (2 options, 2,048,000 paths, 365 steps) that buffer is 6 GB: it is kept to
+  teach why the production kernel does without it.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from .philox import split_seed
+from .result import MCResult, from_moments
+
+KERNEL_SOURCE = Path(__file__).resolve().parent.parent / "kernels" / "barrier_option.cu"
+"""The CUDA C file both CuPy kernels are compiled from (and which Chapter 1 shows)."""
+
+THREADS_PER_BLOCK = 256
+BLOCKS_PER_SM = 8
+MAX_GRID_Y = 65_535
+
+
+def is_usable() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no cupy, no driver, no device: all mean "not usable"
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def _module():
+    import cupy
+
+    return cupy.RawModule(code=KERNEL_SOURCE.read_text(), options=("--std=c++14",))
+
+
+def _blocks_per_option(n_options: int, n_paths: int) -> int:
+    """Enough blocks to fill the GPU, never more than one per ``THREADS_PER_BLOCK`` paths."""
+    import cupy
+
+    sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
+    wanted = max(1, (sms * BLOCKS_PER_SM) // max(n_options, 1))
+    return max(1, min(wanted, -(-n_paths // THREADS_PER_BLOCK)))
+
+
+def price(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int) -> MCResult:
+    """In-kernel Philox backend; see ``helpers.mc.price_options``."""
+    import cupy
+
+    kernel = _module().get_function("barrier_option_philox")
+    key0, key1 = (np.uint32(k) for k in split_seed(seed))
+    n_options = X.shape[0]
+    d_X = cupy.asarray(X, dtype=cupy.float32)
+    blocks_x = _blocks_per_option(n_options, n_paths)
+    sums = cupy.empty((n_options, blocks_x), dtype=cupy.float64)
+    sums_sq = cupy.empty_like(sums)
+    for start in range(0, n_options, MAX_GRID_Y):
+        rows = min(MAX_GRID_Y, n_options - start)
+        kernel(
+            (blocks_x, rows),
+            (THREADS_PER_BLOCK,),
+            (sums[start:], sums_sq[start:], d_X, np.uint32(start), np.float32(T),
+             np.uint32(n_steps), np.uint32(n_paths), key0, key1),
+        )  # fmt: skip
+    return from_moments(
+        cupy.asnumpy(sums.sum(axis=1)), cupy.asnumpy(sums_sq.sum(axis=1)), n_paths, n_steps, "cupy"
+    )
+
+
+def normals_buffer_bytes(n_options: int, n_paths: int, n_steps: int) -> int:
+    """Bytes of the float32 normals buffer the article's kernel reads."""
+    return 4 * n_options * n_paths * n_steps
+
+
+def price_article(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int) -> MCResult:
+    """The article's kernel with its pre-generated normals; see ``helpers.mc.price_options``.
+
+    Raises:
+        ValueError: when the normals buffer would not fit in the GPU's free memory.
+    """
+    import cupy
+
+    n_options = X.shape[0]
+    need = normals_buffer_bytes(n_options, n_paths, n_steps) + 4 * n_options * n_paths
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    if need > free:
+        raise ValueError(
+            f"backend 'cupy-article' needs {need / 2**30:.1f} GiB for its normals buffer "
+            f"({n_options} x {n_paths} x {n_steps} float32) but the GPU has {free / 2**30:.1f} GiB "
+            "free; use backend='cupy', which draws normals in the kernel"
+        )
+    kernel = _module().get_function("batched_barrier_option")
+    normals = cupy.random.default_rng(seed).standard_normal(
+        n_options * n_paths * n_steps, dtype=cupy.float32
+    )
+    out = cupy.empty(n_options * n_paths, dtype=cupy.float32)
+    cols = [cupy.ascontiguousarray(cupy.asarray(X[:, j], dtype=cupy.float32)) for j in range(6)]
+    blocks = min(-(-n_options * n_paths // THREADS_PER_BLOCK), 2**31 - 1)
+    kernel(
+        (blocks,),
+        (THREADS_PER_BLOCK,),
+        (out, np.float32(T), *cols, normals,
+         np.int64(n_steps), np.int64(n_paths), np.int64(n_options)),
+    )  # fmt: skip
+    payoff = out.reshape(n_options, n_paths).astype(cupy.float64)
+    return from_moments(
+        cupy.asnumpy(payoff.sum(axis=1)),
+        cupy.asnumpy((payoff**2).sum(axis=1)),
+        n_paths,
+        n_steps,
+        "cupy-article",
+    )

@@ -1,0 +1,59 @@
+"""The result type every Monte Carlo backend returns, and the moment-to-error arithmetic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MCResult:
+    """Monte Carlo prices of a batch of options.
+
+    Attributes:
+        price: shape ``(n,)``, the mean discounted payoff of each option, currency units.
+        stderr: shape ``(n,)``, its standard error (sample standard deviation over
+            ``sqrt(n_paths)``); NaN when ``n_paths == 1``, where it cannot be estimated.
+        n_paths: paths simulated per option.
+        n_steps: time steps per path.
+        backend: the backend that produced the numbers.
+    """
+
+    price: np.ndarray
+    stderr: np.ndarray
+    n_paths: int
+    n_steps: int
+    backend: str
+
+    def __repr__(self) -> str:
+        head = zip(self.price[:4], self.stderr[:4], strict=True)
+        pairs = ", ".join(f"{p:.4f} ± {e:.4f}" for p, e in head)
+        more = ", ..." if self.price.size > 4 else ""
+        return (
+            f"MCResult([{pairs}{more}], n_paths={self.n_paths}, n_steps={self.n_steps}, "
+            f"backend={self.backend!r})"
+        )
+
+
+def from_moments(
+    total: np.ndarray, total_sq: np.ndarray, n_paths: int, n_steps: int, backend: str
+) -> MCResult:
+    """Builds an ``MCResult`` from per-option sums of payoffs and of squared payoffs.
+
+    Args:
+        total: shape ``(n,)``, sum of the discounted payoffs over the paths.
+        total_sq: shape ``(n,)``, sum of their squares.
+        n_paths: number of paths in each sum.
+        n_steps: time steps per path (recorded in the result).
+        backend: backend name (recorded in the result).
+    """
+    total = np.asarray(total, dtype=np.float64)
+    total_sq = np.asarray(total_sq, dtype=np.float64)
+    mean = total / n_paths
+    if n_paths > 1:
+        variance = np.maximum(total_sq / n_paths - mean**2, 0.0) * (n_paths / (n_paths - 1))
+        stderr = np.sqrt(variance / n_paths)
+    else:
+        stderr = np.full_like(mean, np.nan)
+    return MCResult(price=mean, stderr=stderr, n_paths=n_paths, n_steps=n_steps, backend=backend)

@@ -1,0 +1,56 @@
+"""Figures of the chapters: plotting code lives here so that notebooks stay short."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def throughput_bars(labels: Sequence[str], rates: Sequence[float], title: str) -> plt.Figure:
+    """Horizontal bars of path-steps per second on a log axis, one per backend.
+
+    Args:
+        labels: one name per bar.
+        rates: path-steps per second, same length as ``labels``.
+        title: the figure's title.
+    """
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(labels) + 1.2))
+    y = np.arange(len(labels))
+    ax.barh(y, rates, color="tab:blue")
+    ax.set_yticks(y, labels)
+    ax.set_xscale("log")
+    ax.set_xlabel("path-steps per second (log scale)")
+    ax.set_title(title)
+    for yi, rate in zip(y, rates, strict=True):
+        ax.text(rate, yi, f" {rate:.2g}", va="center")
+    ax.margins(x=0.25)
+    fig.tight_layout()
+    return fig
+
+
+def convergence(
+    n_paths: Sequence[int],
+    prices: Sequence[float],
+    stderrs: Sequence[float],
+    reference: float,
+    reference_label: str,
+) -> plt.Figure:
+    """Monte Carlo prices with 2-standard-error bars against the number of paths, and a reference.
+
+    Args:
+        n_paths: paths of each estimate (log-scaled x axis).
+        prices, stderrs: the estimates and their standard errors, currency units.
+        reference: a horizontal line to compare with; reference_label: its legend entry.
+    """
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.errorbar(n_paths, prices, yerr=2 * np.asarray(stderrs), fmt="o", capsize=4,
+                label="Monte Carlo, ±2 standard errors")  # fmt: skip
+    ax.axhline(reference, color="tab:red", lw=1, label=reference_label)
+    ax.set_xscale("log")
+    ax.set_xlabel("paths per option")
+    ax.set_ylabel("price")
+    ax.legend()
+    fig.tight_layout()
+    return fig

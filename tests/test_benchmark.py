@@ -1,0 +1,17 @@
+"""helpers.benchmark runs end to end at tiny sizes (a smoke test: speed is never asserted)."""
+
+import json
+
+from helpers import benchmark, config
+
+
+def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
+    tiny = config.Sizes("cpu", "numba", 1000, 1000, 4, 64, 64, 2)
+    monkeypatch.setattr(config, "sizes", lambda: tiny)
+    monkeypatch.setattr(benchmark, "time_quantlib", lambda n, n_steps=365: benchmark.Timing(
+        "anchor", "quantlib", 1, n, n_steps, 1, 1.0))  # fmt: skip
+    benchmark.main(["--out", str(tmp_path), "--anchor-paths", "256"])
+    result = json.loads((tmp_path / "results.json").read_text())
+    backends = {t["backend"] for t in result["timings"]}
+    assert {"quantlib", "numba", "numpy"} <= backends
+    assert "x QuantLib per core" in (tmp_path / "results.md").read_text()

@@ -1,0 +1,76 @@
+"""GPU twins of the backend tests, and a compile check of the CUDA C file that needs no GPU."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from helpers.mc import cupy_backend, price_options
+
+from .test_mc import within_se
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on the PATH")
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_cuda_source_compiles_to_ptx_with_both_kernels(tmp_path, arch):
+    out = tmp_path / "barrier_option.ptx"
+    subprocess.run(
+        ["nvcc", "-ptx", f"-arch={arch}", "-o", str(out), str(cupy_backend.KERNEL_SOURCE)],
+        check=True,
+        capture_output=True,
+    )
+    ptx = out.read_text()
+    assert ".entry batched_barrier_option" in ptx
+    assert ".entry barrier_option_philox" in ptx
+
+
+@pytest.mark.gpu
+def test_cupy_philox_matches_numba_on_the_same_stream(mixed_options):
+    a = price_options(mixed_options, 20_000, n_steps=100, seed=9, backend="cupy")
+    b = price_options(mixed_options, 20_000, n_steps=100, seed=9, backend="numba")
+    # Same Philox normals; float32 paths on the GPU against float64 on the CPU.
+    np.testing.assert_allclose(a.price, b.price, rtol=2e-3, atol=1e-3)
+    assert within_se(a, b).all()
+
+
+@pytest.mark.gpu
+def test_cupy_article_kernel_matches_numba_within_4_se(mixed_options):
+    a = price_options(mixed_options, 20_000, n_steps=100, seed=1, backend="cupy-article")
+    b = price_options(mixed_options, 20_000, n_steps=100, seed=2, backend="numba")
+    assert within_se(a, b).all(), (a, b)
+
+
+@pytest.mark.gpu
+def test_numba_cuda_on_gpu_matches_numba(article_options):
+    a = price_options(article_options, 4_096, n_steps=50, seed=3, backend="numba-cuda")
+    b = price_options(article_options, 4_096, n_steps=50, seed=3, backend="numba")
+    np.testing.assert_allclose(a.price, b.price, rtol=1e-6)
+
+
+@pytest.mark.gpu
+def test_cupy_same_seed_reproduces(article_options):
+    a = price_options(article_options, 50_000, seed=4, backend="cupy")
+    b = price_options(article_options, 50_000, seed=4, backend="cupy")
+    np.testing.assert_array_equal(a.price, b.price)
+    np.testing.assert_array_equal(a.stderr, b.stderr)
+
+
+@pytest.mark.gpu
+def test_in_kernel_rng_allocates_no_normals_buffer(article_options):
+    import cupy
+
+    n_paths, n_steps = 1_000_000, 365
+    buffer = cupy_backend.normals_buffer_bytes(2, n_paths, n_steps)  # 2.9 GB
+    pool = cupy.get_default_memory_pool()
+    pool.free_all_blocks()
+    price_options(article_options, n_paths, n_steps=n_steps, backend="cupy")
+    assert pool.total_bytes() < buffer / 1000, pool.total_bytes()
+
+
+@pytest.mark.gpu
+def test_article_kernel_refuses_a_buffer_larger_than_the_gpu(article_options):
+    with pytest.raises(ValueError, match="normals buffer"):
+        price_options(np.repeat(article_options, 500, axis=0), 10**7, backend="cupy-article")
