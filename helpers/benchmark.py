@@ -146,11 +146,24 @@ def time_article_kernel(n_options: int, n_paths: int, n_steps: int = 365) -> dic
     }
 
 
-def backend_paths(backend: str, sizes: config.Sizes) -> int:
-    """Paths per option at which a backend is timed on the throughput batch."""
-    return {"numpy": sizes.numpy_paths, "numba-cuda": sizes.simulator_paths}.get(
-        backend, sizes.throughput_paths
-    )
+SLOW_BACKEND_OPTIONS = 64
+"""Options in the batch for the NumPy reference and for numba.cuda under the CUDA simulator."""
+
+
+def workload(backend: str, sizes: config.Sizes) -> tuple[np.ndarray, int]:
+    """The batch ``X`` (shape ``(n, 6)``) and paths per option at which a backend is timed.
+
+    The fast backends get ``sizes.throughput_options`` x ``sizes.throughput_paths``; the NumPy
+    reference (which holds every path in memory) and numba.cuda under the CUDA simulator (Python)
+    get at most ``SLOW_BACKEND_OPTIONS`` options and their own, smaller path counts.
+    """
+    X = asian_batch(sizes.throughput_options)
+    simulated = backend == "numba-cuda" and os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+    if backend == "numpy":
+        return X[:SLOW_BACKEND_OPTIONS], sizes.numpy_paths
+    if simulated:
+        return X[:SLOW_BACKEND_OPTIONS], sizes.simulator_paths
+    return X, sizes.throughput_paths
 
 
 def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> dict:
@@ -162,9 +175,8 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
         time_numba_anchor(anchor_paths, threads=1),
         time_numba_anchor(anchor_paths, threads=cores),
     ]
-    X = asian_batch(sizes.throughput_options)
     backends = [b for b in available_backends() if b != "cupy-article"]
-    timings += [time_backend(b, X, backend_paths(b, sizes)) for b in backends]
+    timings += [time_backend(b, *workload(b, sizes)) for b in backends]
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": config.describe_machine(),

@@ -29,7 +29,8 @@ class Sizes:
         profile: ``"gpu"`` (the article's sizes) or ``"cpu"``.
         backend: the Monte Carlo backend the chapters use (``"cupy"`` or ``"numba"``).
         example_paths: paths per option for the article's two-option example (article: 2,048,000).
-        validation_paths: paths for the QuantLib cross-check of Chapter 1, ours and QuantLib's.
+        validation_paths: paths of our price in the QuantLib cross-check of Chapter 1.
+        quantlib_paths: paths of QuantLib's price in that cross-check (QuantLib runs on one core).
         throughput_options: options in the batch timed per backend in Chapter 1.
         throughput_paths: paths per option in that batch.
         numpy_paths: paths per option when the NumPy reference is timed (it holds every path).
@@ -40,6 +41,7 @@ class Sizes:
     backend: str
     example_paths: int
     validation_paths: int
+    quantlib_paths: int
     throughput_options: int
     throughput_paths: int
     numpy_paths: int
@@ -50,7 +52,8 @@ GPU_SIZES = Sizes(
     profile="gpu",
     backend="cupy",
     example_paths=2_048_000,
-    validation_paths=1_000_000,
+    validation_paths=2_048_000,
+    quantlib_paths=100_000,
     throughput_options=4_800,
     throughput_paths=1_024,
     numpy_paths=2_000,
@@ -60,8 +63,9 @@ GPU_SIZES = Sizes(
 CPU_SIZES = Sizes(
     profile="cpu",
     backend="numba",
-    example_paths=400_000,
-    validation_paths=100_000,
+    example_paths=2_048_000,
+    validation_paths=400_000,
+    quantlib_paths=100_000,
     throughput_options=64,
     throughput_paths=1_024,
     numpy_paths=2_000,

@@ -35,19 +35,24 @@ def convergence(
     prices: Sequence[float],
     stderrs: Sequence[float],
     reference: float,
+    reference_stderr: float,
     reference_label: str,
 ) -> plt.Figure:
-    """Monte Carlo prices with 2-standard-error bars against the number of paths, and a reference.
+    """Monte Carlo prices with 2-standard-error bars against the number of paths, beside a
+    reference price drawn as a line with its own 2-standard-error band.
 
     Args:
         n_paths: paths of each estimate (log-scaled x axis).
         prices, stderrs: the estimates and their standard errors, currency units.
-        reference: a horizontal line to compare with; reference_label: its legend entry.
+        reference, reference_stderr: the reference price and its standard error (0 if exact).
+        reference_label: the reference's legend entry.
     """
     fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.axhspan(reference - 2 * reference_stderr, reference + 2 * reference_stderr,
+               color="tab:red", alpha=0.12, lw=0)  # fmt: skip
+    ax.axhline(reference, color="tab:red", lw=1, label=f"{reference_label}, ±2 s.e. band")
     ax.errorbar(n_paths, prices, yerr=2 * np.asarray(stderrs), fmt="o", capsize=4,
-                label="Monte Carlo, ±2 standard errors")  # fmt: skip
-    ax.axhline(reference, color="tab:red", lw=1, label=reference_label)
+                label="ours, ±2 standard errors")  # fmt: skip
     ax.set_xscale("log")
     ax.set_xlabel("paths per option")
     ax.set_ylabel("price")

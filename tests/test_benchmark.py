@@ -6,7 +6,7 @@ from helpers import benchmark, config
 
 
 def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
-    tiny = config.Sizes("cpu", "numba", 1000, 1000, 4, 64, 64, 2)
+    tiny = config.Sizes("cpu", "numba", 1000, 1000, 1000, 4, 64, 64, 2)
     monkeypatch.setattr(config, "sizes", lambda: tiny)
     monkeypatch.setattr(benchmark, "time_quantlib", lambda n, n_steps=365: benchmark.Timing(
         "anchor", "quantlib", 1, n, n_steps, 1, 1.0))  # fmt: skip

@@ -14,9 +14,9 @@
 // Compiled at run time by CuPy (NVRTC); `nvcc -ptx` compiles it too, as a test does.
 
 // ---------------------------------------------------------------------------------------------
-// The article's kernel, with three fixes: 64-bit indices (N_BATCH*N_PATHS*N_STEPS overflows 32
-// bits at the article's sizes), a knocked-out path pays nothing even when B >= K, and the running
-// sum is compared with B*n instead of dividing at every step.
+// The article's kernel, with three fixes: 64-bit loop indices (its 32-bit `unsigned` counter
+// wraps once a batch holds 2^32 paths), a knocked-out path pays nothing even when B >= K, and the
+// running sum is compared with B*n instead of dividing by n+1 at every step.
 // ---------------------------------------------------------------------------------------------
 extern "C" __global__ void batched_barrier_option(
     float *d_s,               // out: N_BATCH*N_PATHS discounted payoffs, option-major

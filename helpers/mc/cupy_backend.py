@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +45,49 @@ def _module():
     return cupy.RawModule(code=KERNEL_SOURCE.read_text(), options=("--std=c++14",))
 
 
-def _blocks_per_option(n_options: int, n_paths: int) -> int:
-    """Enough blocks to fill the GPU, never more than one per ``THREADS_PER_BLOCK`` paths."""
+def kernel_source(name: str) -> str:
+    """The text of one function of ``KERNEL_SOURCE`` (a ``__global__`` kernel or a ``__device__``
+    function), from the line of its signature to its closing brace.
+
+    Raises:
+        ValueError: if the file defines no such function.
+    """
+    text = KERNEL_SOURCE.read_text()
+    match = re.search(rf"^[^\n]*__(?:global|device)__[^\n(]*\b{re.escape(name)}\(", text, re.M)
+    if match is None:
+        raise ValueError(f"no kernel or device function named {name!r} in {KERNEL_SOURCE.name}")
+    depth, i = 0, text.index("{", match.start())
+    while True:
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[match.start() : i + 1]
+        i += 1
+
+
+def launch_config(n_options: int, n_paths: int, multiprocessors: int) -> dict[str, tuple]:
+    """Grid and block shapes of both kernels for a batch, on a GPU with ``multiprocessors`` SMs.
+
+    The article's kernel gets one thread per (option, path). The Philox kernel gets a
+    ``(blocks_per_option, n_options)`` grid: enough blocks in all to fill the GPU
+    (``BLOCKS_PER_SM`` per SM), never more than one block per ``THREADS_PER_BLOCK`` paths;
+    each thread then loops over several paths.
+
+    Returns:
+        ``{"article": (grid, block), "philox": (grid, block)}`` with CUDA's tuple shapes.
+    """
+    wanted = max(1, (multiprocessors * BLOCKS_PER_SM) // max(n_options, 1))
+    blocks_x = max(1, min(wanted, -(-n_paths // THREADS_PER_BLOCK)))
+    article_blocks = -(-n_options * n_paths // THREADS_PER_BLOCK)
+    return {
+        "article": ((article_blocks,), (THREADS_PER_BLOCK,)),
+        "philox": ((blocks_x, min(n_options, MAX_GRID_Y)), (THREADS_PER_BLOCK,)),
+    }
+
+
+def _multiprocessors() -> int:
     import cupy
 
-    sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
-    wanted = max(1, (sms * BLOCKS_PER_SM) // max(n_options, 1))
-    return max(1, min(wanted, -(-n_paths // THREADS_PER_BLOCK)))
+    return cupy.cuda.Device().attributes["MultiProcessorCount"]
 
 
 def price(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int) -> MCResult:
@@ -61,7 +98,7 @@ def price(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int) -> MCR
     key0, key1 = (np.uint32(k) for k in split_seed(seed))
     n_options = X.shape[0]
     d_X = cupy.asarray(X, dtype=cupy.float32)
-    blocks_x = _blocks_per_option(n_options, n_paths)
+    (blocks_x, _), _ = launch_config(n_options, n_paths, _multiprocessors())["philox"]
     sums = cupy.empty((n_options, blocks_x), dtype=cupy.float64)
     sums_sq = cupy.empty_like(sums)
     for start in range(0, n_options, MAX_GRID_Y):
@@ -105,10 +142,10 @@ def price_article(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int
     )
     out = cupy.empty(n_options * n_paths, dtype=cupy.float32)
     cols = [cupy.ascontiguousarray(cupy.asarray(X[:, j], dtype=cupy.float32)) for j in range(6)]
-    blocks = min(-(-n_options * n_paths // THREADS_PER_BLOCK), 2**31 - 1)
+    grid, block = launch_config(n_options, n_paths, _multiprocessors())["article"]
     kernel(
-        (blocks,),
-        (THREADS_PER_BLOCK,),
+        (min(grid[0], 2**31 - 1),),
+        block,
         (out, np.float32(T), *cols, normals,
          np.int64(n_steps), np.int64(n_paths), np.int64(n_options)),
     )  # fmt: skip
