@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,3 +75,35 @@ def test_in_kernel_rng_allocates_no_normals_buffer(article_options):
 def test_article_kernel_refuses_a_buffer_larger_than_the_gpu(article_options):
     with pytest.raises(ValueError, match="normals buffer"):
         price_options(np.repeat(article_options, 500, axis=0), 10**7, backend="cupy-article")
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on the PATH")
+def test_cuda_path_payoff_matches_the_python_path_on_the_host(tmp_path, mixed_options):
+    # The CUDA C device functions, compiled for the host, against helpers.mc.path: same Philox
+    # counters, same Box-Muller, same Euler steps (float32 there, float64 here).
+    from helpers.mc.path import discounted_payoff
+    from helpers.mc.philox import split_seed
+
+    harness = tmp_path / "harness"
+    source = Path(__file__).with_name("cuda_host_harness.cu")
+    subprocess.run(["nvcc", "-o", str(harness), str(source)], check=True, capture_output=True)
+    seed, n_steps, T = 2**40 + 17, 30, 1.0
+    key0, key1 = split_seed(seed)
+    cases = [(i, p) for i in range(len(mixed_options)) for p in (0, 1, 7, 1000, 2**31 + 5)]
+    lines = [
+        " ".join(map(str, [*mixed_options[i], T, n_steps, int(key0), int(key1), i, p]))
+        for i, p in cases
+    ]
+    out = subprocess.run(
+        [str(harness)], input="\n".join(lines), capture_output=True, text=True, check=True
+    ).stdout.split()
+    cuda = np.array([float(v) for v in out])
+    python = np.array(
+        [
+            discounted_payoff(*mixed_options[i], T, n_steps, key0, key1, np.uint64(i), np.uint64(p))
+            for i, p in cases
+        ]
+    )
+    assert len(cuda) == len(cases)
+    np.testing.assert_allclose(cuda, python, rtol=2e-4, atol=2e-4)
+    assert (python > 0).sum() >= 5  # the comparison covers paying paths, not only zeros

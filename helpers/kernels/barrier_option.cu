@@ -60,15 +60,26 @@ extern "C" __global__ void batched_barrier_option(
 
 // ---------------------------------------------------------------------------------------------
 // Philox4x32-10 (Salmon et al., SC'11), and Box-Muller as helpers/mc/philox.py computes it.
+// These functions are __host__ __device__ so that a host program (tests/cuda_host_harness.cu)
+// can check them against the Python definition on a machine without a GPU.
 // ---------------------------------------------------------------------------------------------
 struct uint4_ { unsigned int x, y, z, w; };
 
-__device__ __forceinline__ uint4_ philox4x32_10(uint4_ c, unsigned int k0, unsigned int k1)
+__host__ __device__ __forceinline__ unsigned int mulhi32(unsigned int a, unsigned int b)
+{
+#ifdef __CUDA_ARCH__
+    return __umulhi(a, b);
+#else
+    return (unsigned int)(((unsigned long long)a * b) >> 32);
+#endif
+}
+
+__host__ __device__ __forceinline__ uint4_ philox4x32_10(uint4_ c, unsigned int k0, unsigned int k1)
 {
     #pragma unroll
     for (int round = 0; round < 10; round++) {
-        const unsigned int hi0 = __umulhi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
-        const unsigned int hi1 = __umulhi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
+        const unsigned int hi0 = mulhi32(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
+        const unsigned int hi1 = mulhi32(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
         c = uint4_{hi1 ^ c.y ^ k0, lo1, hi0 ^ c.w ^ k1, lo0};
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
@@ -76,7 +87,7 @@ __device__ __forceinline__ uint4_ philox4x32_10(uint4_ c, unsigned int k0, unsig
     return c;
 }
 
-__device__ __forceinline__ void box_muller(unsigned int x0, unsigned int x1, float &za, float &zb)
+__host__ __device__ __forceinline__ void box_muller(unsigned int x0, unsigned int x1, float &za, float &zb)
 {
     const float u1 = (float)(((double)x0 + 0.5) * 2.3283064365386963e-10);  // (0, 1]
     const float u2 = (float)((double)x1 * 2.3283064365386963e-10);          // [0, 1]
@@ -90,7 +101,7 @@ __device__ __forceinline__ void box_muller(unsigned int x0, unsigned int x1, flo
 
 // Discounted payoff of path `path` of option `option`: the normals of steps 4j..4j+3 come from
 // philox4x32_10({j, path, option, 0}, seed), exactly as in helpers/mc/path.py.
-__device__ float path_payoff(float K, float B, float S0, float sigma, float mu, float r, float T,
+__host__ __device__ float path_payoff(float K, float B, float S0, float sigma, float mu, float r, float T,
                              unsigned int n_steps, unsigned int key0, unsigned int key1,
                              unsigned int option, unsigned int path)
 {
