@@ -129,7 +129,7 @@ def price_article(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int
 
     n_options = X.shape[0]
     need = normals_buffer_bytes(n_options, n_paths, n_steps) + 4 * n_options * n_paths
-    free, _ = cupy.cuda.runtime.memGetInfo()
+    free = cupy.cuda.runtime.memGetInfo()[0] + cupy.get_default_memory_pool().free_bytes()
     if need > free:
         raise ValueError(
             f"backend 'cupy-article' needs {need / 2**30:.1f} GiB for its normals buffer "
