@@ -14,12 +14,16 @@ STAMP  := $(VENV)/.installed
 comma   := ,
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 EXTRAS  := book,test$(if $(HAS_GPU),$(comma)gpu)
+# Pinned: on a machine without a GPU pip finds this release as a CPU build; with a GPU, PyPI's
+# default (CUDA) build of the same release.
+TORCH   := torch==2.13.0
 
 .PHONY: book test bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 

@@ -35,6 +35,17 @@ class Sizes:
         throughput_paths: paths per option in that batch.
         numpy_paths: paths per option when the NumPy reference is timed (it holds every path).
         simulator_paths: paths per option for numba.cuda under the CUDA simulator (pure Python).
+        dataset_paths: paths per option in Chapter 2's 10-item example (article: 100,000).
+        train_batch: options per training batch (article: 4,800).
+        train_paths: Monte Carlo paths per training option (article: 1,024).
+        hidden: width of the network's hidden layers (article: 1,024).
+        train_items: batches per training epoch (article: 10,000).
+        train_epochs: epochs of Chapter 3's training run.
+        lr_start: learning rate at the start of each cosine cycle (article: 1e-4).
+        lr_end: learning rate at its end (article: 1e-6).
+        val_items: validation batches of ``train_batch`` options.
+        val_paths: Monte Carlo paths per validation option.
+        amp_steps: training steps timed in each precision in Chapter 4.
     """
 
     profile: str
@@ -46,6 +57,17 @@ class Sizes:
     throughput_paths: int
     numpy_paths: int
     simulator_paths: int
+    dataset_paths: int
+    train_batch: int
+    train_paths: int
+    hidden: int
+    train_items: int
+    train_epochs: int
+    lr_start: float
+    lr_end: float
+    val_items: int
+    val_paths: int
+    amp_steps: int
 
 
 GPU_SIZES = Sizes(
@@ -58,6 +80,17 @@ GPU_SIZES = Sizes(
     throughput_paths=1_024,
     numpy_paths=2_000,
     simulator_paths=16,
+    dataset_paths=100_000,
+    train_batch=4_800,
+    train_paths=1_024,
+    hidden=1_024,
+    train_items=1_000,
+    train_epochs=3,
+    lr_start=1e-4,
+    lr_end=1e-6,
+    val_items=4,
+    val_paths=8_192,
+    amp_steps=200,
 )
 
 CPU_SIZES = Sizes(
@@ -70,6 +103,17 @@ CPU_SIZES = Sizes(
     throughput_paths=1_024,
     numpy_paths=2_000,
     simulator_paths=16,
+    dataset_paths=10_000,
+    train_batch=512,
+    train_paths=128,
+    hidden=512,
+    train_items=100,
+    train_epochs=3,
+    lr_start=1e-3,
+    lr_end=1e-5,
+    val_items=4,
+    val_paths=4_096,
+    amp_steps=30,
 )
 
 

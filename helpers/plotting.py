@@ -59,3 +59,43 @@ def convergence(
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def loss_curve(losses: Sequence[float], title: str, window: int = 10) -> plt.Figure:
+    """Training loss per iteration on a log axis, with its moving average over ``window`` steps.
+
+    Args:
+        losses: one loss per iteration (MSE, price units squared).
+        title: the figure's title.
+        window: iterations in the moving average.
+    """
+    losses = np.asarray(losses, dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.plot(np.arange(1, losses.size + 1), losses, color="tab:blue", alpha=0.35, lw=1,
+            label="loss per iteration")  # fmt: skip
+    if losses.size >= window:
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(window, losses.size + 1), smooth, color="tab:blue", lw=2,
+                label=f"moving average, {window} iterations")  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("MSE loss")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def step_times(labels: Sequence[str], milliseconds: Sequence[float], title: str) -> plt.Figure:
+    """Bars of mean training-step times in milliseconds, one per configuration."""
+    fig, ax = plt.subplots(figsize=(6, 0.6 * len(labels) + 1.4))
+    y = np.arange(len(labels))
+    ax.barh(y, milliseconds, color="tab:green")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("mean training step (ms)")
+    ax.set_title(title)
+    for yi, ms in zip(y, milliseconds, strict=True):
+        ax.text(ms, yi, f" {ms:.1f} ms", va="center")
+    ax.margins(x=0.2)
+    fig.tight_layout()
+    return fig

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .philox import split_seed
-from .result import MCResult, from_moments
+from .result import MCResult, from_moments, mean_and_stderr
 
 KERNEL_SOURCE = Path(__file__).resolve().parent.parent / "kernels" / "barrier_option.cu"
 """The CUDA C file both CuPy kernels are compiled from (and which Chapter 1 shows)."""
@@ -90,14 +90,22 @@ def _multiprocessors() -> int:
     return cupy.cuda.Device().attributes["MultiProcessorCount"]
 
 
-def price(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int) -> MCResult:
-    """In-kernel Philox backend; see ``helpers.mc.price_options``."""
+def price_on_device(d_X, n_paths: int, n_steps: int, T: float, seed: int):
+    """In-kernel Philox backend on a CuPy batch, results left on the GPU.
+
+    Args:
+        d_X: CuPy array of shape ``(n, 6)`` (any float dtype), already checked.
+        n_paths, n_steps, T, seed: as in ``helpers.mc.price_options``.
+
+    Returns:
+        ``(price, stderr)``: CuPy float64 arrays of shape ``(n,)``.
+    """
     import cupy
 
     kernel = _module().get_function("barrier_option_philox")
     key0, key1 = (np.uint32(k) for k in split_seed(seed))
-    n_options = X.shape[0]
-    d_X = cupy.asarray(X, dtype=cupy.float32)
+    n_options = d_X.shape[0]
+    d_X = cupy.ascontiguousarray(d_X, dtype=cupy.float32)
     (blocks_x, _), _ = launch_config(n_options, n_paths, _multiprocessors())["philox"]
     sums = cupy.empty((n_options, blocks_x), dtype=cupy.float64)
     sums_sq = cupy.empty_like(sums)
@@ -109,9 +117,15 @@ def price(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int) -> MCR
             (sums[start:], sums_sq[start:], d_X, np.uint32(start), np.float32(T),
              np.uint32(n_steps), np.uint32(n_paths), key0, key1),
         )  # fmt: skip
-    return from_moments(
-        cupy.asnumpy(sums.sum(axis=1)), cupy.asnumpy(sums_sq.sum(axis=1)), n_paths, n_steps, "cupy"
-    )
+    return mean_and_stderr(sums.sum(axis=1), sums_sq.sum(axis=1), n_paths)
+
+
+def price(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int) -> MCResult:
+    """In-kernel Philox backend; see ``helpers.mc.price_options``."""
+    import cupy
+
+    mean, stderr = price_on_device(cupy.asarray(X), n_paths, n_steps, T, seed)
+    return MCResult(cupy.asnumpy(mean), cupy.asnumpy(stderr), n_paths, n_steps, "cupy")
 
 
 def normals_buffer_bytes(n_options: int, n_paths: int, n_steps: int) -> int:

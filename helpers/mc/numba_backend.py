@@ -2,9 +2,15 @@
 
 Work is cut into fixed chunks of ``CHUNK`` paths of one option; each chunk's sums land in their
 own slot and are added in a fixed order, so the result does not depend on the number of threads.
+
+A process forked from one that already ran the parallel kernel (a PyTorch DataLoader worker, say)
+cannot start Numba's OpenMP threads again, so forked processes run the same loop compiled without
+threads: there, one worker per core is the parallelism.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 from numba import njit, prange
@@ -17,7 +23,9 @@ CHUNK = 1024
 """Paths per unit of parallel work."""
 
 
-@njit(parallel=True)
+_IMPORT_PID = os.getpid()
+
+
 def _moments(X, n_paths, n_steps, T, key0, key1, chunk):
     n_options = X.shape[0]
     n_chunks = (n_paths + chunk - 1) // chunk
@@ -40,8 +48,13 @@ def _moments(X, n_paths, n_steps, T, key0, key1, chunk):
     return sums.sum(axis=1), sums_sq.sum(axis=1)
 
 
+_moments_parallel = njit(parallel=True)(_moments)
+_moments_serial = njit(_moments)
+
+
 def price(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int) -> MCResult:
     """Prices the checked float64 batch ``X`` of shape ``(n, 6)``; see ``mc.price_options``."""
     key0, key1 = split_seed(seed)
-    total, total_sq = _moments(X, n_paths, n_steps, T, key0, key1, CHUNK)
+    moments = _moments_parallel if os.getpid() == _IMPORT_PID else _moments_serial
+    total, total_sq = moments(X, n_paths, n_steps, T, key0, key1, CHUNK)
     return from_moments(total, total_sq, n_paths, n_steps, "numba")

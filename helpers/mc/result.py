@@ -48,12 +48,20 @@ def from_moments(
         n_steps: time steps per path (recorded in the result).
         backend: backend name (recorded in the result).
     """
-    total = np.asarray(total, dtype=np.float64)
-    total_sq = np.asarray(total_sq, dtype=np.float64)
-    mean = total / n_paths
-    if n_paths > 1:
-        variance = np.maximum(total_sq / n_paths - mean**2, 0.0) * (n_paths / (n_paths - 1))
-        stderr = np.sqrt(variance / n_paths)
-    else:
-        stderr = np.full_like(mean, np.nan)
+    mean, stderr = mean_and_stderr(
+        np.asarray(total, dtype=np.float64), np.asarray(total_sq, dtype=np.float64), n_paths
+    )
     return MCResult(price=mean, stderr=stderr, n_paths=n_paths, n_steps=n_steps, backend=backend)
+
+
+def mean_and_stderr(total, total_sq, n_paths: int):
+    """Mean and standard error from sums of payoffs and of squared payoffs over ``n_paths`` paths.
+
+    Works on NumPy and CuPy arrays alike (shape ``(n,)``, float64); the standard error is NaN
+    when ``n_paths == 1``.
+    """
+    mean = total / n_paths
+    if n_paths == 1:
+        return mean, mean * float("nan")
+    variance = (total_sq / n_paths - mean**2).clip(0.0, None) * (n_paths / (n_paths - 1))
+    return mean, (variance / n_paths) ** 0.5

@@ -1,0 +1,164 @@
+"""Streaming Monte Carlo data for PyTorch: every item is a fresh batch of options and their prices.
+
+``OptionDataSet`` wraps ``helpers.mc`` as a ``torch.utils.data.IterableDataset``, as the article
+wraps its CuPy kernel: each item draws ``batch`` option parameter sets from the article's domain
+(``helpers.domain``), prices them by Monte Carlo, and yields ``(X, Y)`` float32 tensors. On a GPU
+the arrays stay in device memory and reach PyTorch through DLPack without a copy; on a CPU they
+reach it through ``torch.from_numpy``, also without a copy.
+
+Seeding: item ``k`` of epoch ``e`` on distributed rank ``q`` draws everything from
+``numpy.random.SeedSequence([seed, e, q, k])``. Items are dealt round-robin to DataLoader workers,
+so every worker and every rank draws different parameters and different normals, and the stream
+is the same whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from .domain import sample_options
+from .mc import price_options
+from .mc.checks import check_count, check_maturity, check_seed
+
+
+def default_device() -> torch.device:
+    """``cuda`` when both PyTorch and CuPy see a CUDA GPU, else ``cpu``."""
+    from .mc import cupy_backend
+
+    if torch.cuda.is_available() and cupy_backend.is_usable():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def to_torch(array) -> torch.Tensor:
+    """Hands a NumPy or CuPy array to PyTorch without copying it.
+
+    NumPy arrays go through ``torch.from_numpy``; CuPy arrays through DLPack
+    (``torch.from_dlpack``). The tensor and the array share memory: ``data_pointer`` of both
+    is the same address.
+    """
+    if isinstance(array, np.ndarray):
+        return torch.from_numpy(array)
+    return torch.from_dlpack(array)
+
+
+def data_pointer(array) -> int:
+    """The address of an array's first element: NumPy, CuPy or a torch tensor."""
+    if isinstance(array, torch.Tensor):
+        return array.data_ptr()
+    if isinstance(array, np.ndarray):
+        return array.ctypes.data
+    return array.data.ptr  # CuPy
+
+
+def _distributed_rank() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return 0
+
+
+class OptionDataSet(IterableDataset):
+    """An iterable of ``max_len`` Monte Carlo-labelled batches of random options.
+
+    Example:
+        >>> ds = OptionDataSet(max_len=2, n_paths=256, batch=4, seed=15)
+        >>> [tuple(x.shape) + tuple(y.shape) for x, y in ds]
+        [(4, 6, 4), (4, 6, 4)]
+
+    Args:
+        max_len: items per epoch (per rank), ``>= 1``; ``len(ds) == max_len``.
+        n_paths: Monte Carlo paths per option, ``>= 1``.
+        batch: options per item, ``>= 1``.
+        seed: integer in ``[0, 2**64)``; the same seed reproduces the same stream.
+        device: where the tensors live; ``None`` picks ``default_device()``. ``cuda`` prices with
+            the CuPy kernel and hands over by DLPack; ``cpu`` prices with Numba.
+        n_steps: time steps per path (365: daily over a year).
+        T: maturity in years.
+        rank: the distributed rank whose stream to draw; ``None`` reads it from
+            ``torch.distributed`` when a process group is initialised, else 0.
+
+    Shape:
+        Each item is ``(X, Y)``: ``X`` float32 ``(batch, 6)`` with columns
+        ``helpers.domain.COLUMNS``, ``Y`` float32 ``(batch,)`` Monte Carlo prices.
+
+    Raises:
+        ValueError: a size, the seed or ``T`` out of range, or ``device`` is CUDA without CuPy.
+    """
+
+    def __init__(
+        self,
+        max_len: int,
+        n_paths: int,
+        batch: int,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+        *,
+        n_steps: int = 365,
+        T: float = 1.0,
+        rank: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.max_len = check_count("max_len", max_len)
+        self.n_paths = check_count("n_paths", n_paths)
+        self.batch = check_count("batch", batch)
+        self.seed = check_seed(seed)
+        self.n_steps = check_count("n_steps", n_steps)
+        self.T = check_maturity(T)
+        self.device = torch.device(device) if device is not None else default_device()
+        if self.device.type == "cuda":
+            from .mc import cupy_backend
+
+            if not cupy_backend.is_usable():
+                raise ValueError("device 'cuda' needs CuPy and a CUDA GPU; use device='cpu'")
+        elif self.device.type != "cpu":
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device}")
+        self.rank = rank
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.max_len
+
+    def set_epoch(self, epoch: int) -> None:
+        """Selects the epoch's stream: without it every pass yields the same items."""
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        worker = get_worker_info()
+        first, step = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        for k in range(first, self.max_len, step):
+            yield self.item(k)
+
+    def item_seeds(self, k: int) -> tuple[int, int]:
+        """The seeds of item ``k``: one for its option parameters, one for its Monte Carlo."""
+        rank = _distributed_rank() if self.rank is None else self.rank
+        sequence = np.random.SeedSequence([self.seed, self.epoch, rank, k])
+        params_seed, mc_seed = sequence.generate_state(2, dtype=np.uint64)
+        return int(params_seed), int(mc_seed)
+
+    def item(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item ``k`` of the current epoch and rank, as ``(X, Y)`` tensors on ``self.device``."""
+        params_seed, mc_seed = self.item_seeds(k)
+        X = sample_options(self.batch, np.random.default_rng(params_seed), dtype=np.float32)
+        if self.device.type == "cuda":
+            return self._price_on_gpu(X, mc_seed)
+        result = price_options(
+            X, self.n_paths, n_steps=self.n_steps, T=self.T, seed=mc_seed, backend="numba"
+        )
+        return to_torch(X), to_torch(result.price.astype(np.float32))
+
+    def _price_on_gpu(self, X: np.ndarray, mc_seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        import cupy
+
+        from .mc import cupy_backend
+
+        with cupy.cuda.Device(self.device.index or 0):
+            d_X = cupy.asarray(X)
+            price, _ = cupy_backend.price_on_device(
+                d_X, self.n_paths, self.n_steps, self.T, mc_seed
+            )
+            d_Y = price.astype(cupy.float32)
+        return to_torch(d_X), to_torch(d_Y)
