@@ -113,7 +113,7 @@ CPU_SIZES = Sizes(
     lr_end=1e-5,
     val_items=4,
     val_paths=4_096,
-    amp_steps=30,
+    amp_steps=120,
 )
 
 

@@ -162,3 +162,25 @@ class OptionDataSet(IterableDataset):
             )
             d_Y = price.astype(cupy.float32)
         return to_torch(d_X), to_torch(d_Y)
+
+
+def labelling_rate(dataset: OptionDataSet) -> dict[str, float]:
+    """Times one pass over ``dataset`` after a warm-up item (compilation is not timed).
+
+    Returns:
+        ``{"items_per_second", "options_per_second", "path_steps_per_second"}``.
+    """
+    import time
+
+    dataset.item(0)  # warm-up: compiles the kernel
+    start = time.perf_counter()
+    n_items = sum(1 for _ in dataset)
+    if dataset.device.type == "cuda":
+        torch.cuda.synchronize(dataset.device)
+    items = n_items / (time.perf_counter() - start)
+    options = items * dataset.batch
+    return {
+        "items_per_second": items,
+        "options_per_second": options,
+        "path_steps_per_second": options * dataset.n_paths * dataset.n_steps,
+    }

@@ -214,3 +214,37 @@ def setup_training(
             )
             evaluator.add_event_handler(Events.COMPLETED, training.checkpoint)
     return training
+
+
+def compare_precisions(
+    initial: nn.Module,
+    batches: list[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    device: torch.device | str,
+    lr_start: float,
+    lr_end: float,
+    precisions: tuple[str, ...] = PRECISIONS,
+) -> dict[str, Training]:
+    """Trains a copy of ``initial`` on the same ``batches`` once per precision, for one epoch.
+
+    Each copy starts from the same weights with a fresh Adam and the same cosine schedule, so
+    the runs differ only in precision; ``result[p].timer.value()`` is the mean update step.
+
+    Args:
+        initial: the network to copy (left untouched).
+        batches: ``(X, Y)`` batches, generated beforehand so that data costs no step time.
+        device, lr_start, lr_end: as in ``setup_training``.
+        precisions: which of ``PRECISIONS`` to run, in order.
+    """
+    import copy
+
+    results = {}
+    for precision in precisions:
+        model = copy.deepcopy(initial).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr_start)
+        run = setup_training(model, optimizer, device=device, precision=precision,
+                             lr_start=lr_start, lr_end=lr_end, cycle_size=max(len(batches), 2),
+                             progress=False)  # fmt: skip
+        run.trainer.run(batches, max_epochs=1)
+        results[precision] = run
+    return results

@@ -15,4 +15,7 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     result = json.loads((tmp_path / "results.json").read_text())
     backends = {t["backend"] for t in result["timings"]}
     assert {"quantlib", "numba", "numpy"} <= backends
-    assert "x QuantLib per core" in (tmp_path / "results.md").read_text()
+    markdown = (tmp_path / "results.md").read_text()
+    assert "x QuantLib per core" in markdown and "mixed precision" in markdown
+    assert result["training_step"]["float32_ms"] > 0
+    assert result["dataset"]["items_per_second"] > 0
