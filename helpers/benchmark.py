@@ -283,7 +283,8 @@ def to_markdown(result: dict) -> str:
             "",
             f"`OptionDataSet` on {d['device']}, {d['batch']} options x {d['paths']} paths per item:"
             f" {d['items_per_second']:.2f} items/s, {d['options_per_second']:,.0f} options/s,"
-            f" {d['path_steps_per_second']:.3g} nominal path-steps/s (knocked-out paths stop early).",
+            f" {d['path_steps_per_second']:.3g} nominal path-steps/s"
+            " (knocked-out paths stop early).",
         ]
     if "training_step" in result:
         t = result["training_step"]
