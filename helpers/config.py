@@ -46,6 +46,12 @@ class Sizes:
         val_items: validation batches of ``train_batch`` options.
         val_paths: Monte Carlo paths per validation option.
         amp_steps: training steps timed in each precision in Chapter 4.
+        ddp_items: batches per epoch on each rank in Chapter 5's distributed run.
+        shards: shards of Chapter 6's dataset on disk (the last one is validation).
+        options_per_shard: options per shard.
+        shard_paths: Monte Carlo paths per option on disk (more than streaming: less noise).
+        file_batch: options per batch on each rank when training from files.
+        file_epochs: epochs of Chapter 6's distributed training from files.
     """
 
     profile: str
@@ -68,6 +74,12 @@ class Sizes:
     val_items: int
     val_paths: int
     amp_steps: int
+    ddp_items: int
+    shards: int
+    options_per_shard: int
+    shard_paths: int
+    file_batch: int
+    file_epochs: int
 
 
 GPU_SIZES = Sizes(
@@ -91,6 +103,12 @@ GPU_SIZES = Sizes(
     val_items=4,
     val_paths=8_192,
     amp_steps=200,
+    ddp_items=500,
+    shards=40,
+    options_per_shard=10_000,
+    shard_paths=16_384,
+    file_batch=1_024,
+    file_epochs=20,
 )
 
 CPU_SIZES = Sizes(
@@ -114,6 +132,12 @@ CPU_SIZES = Sizes(
     val_items=4,
     val_paths=4_096,
     amp_steps=120,
+    ddp_items=40,
+    shards=20,
+    options_per_shard=2_048,
+    shard_paths=256,
+    file_batch=256,
+    file_epochs=8,
 )
 
 

@@ -124,10 +124,12 @@ class Training:
         evaluator: the validation engine, or None without validation data.
         validation: one ``{"epoch", "mae", "mse"}`` dictionary per epoch.
         checkpoint: the best-MAE ``Checkpoint`` handler, or None without a checkpoint folder.
+        scheduler: the learning-rate scheduler (saved with resumable checkpoints).
     """
 
     trainer: Engine
     timer: Timer
+    scheduler: CosineAnnealingScheduler | None = None
     losses: list[float] = field(default_factory=list)
     evaluator: Engine | None = None
     validation: list[dict] = field(default_factory=list)
@@ -181,7 +183,7 @@ def setup_training(
         pause=Events.ITERATION_COMPLETED,
         step=Events.ITERATION_COMPLETED,
     )
-    training = Training(trainer=trainer, timer=timer)
+    training = Training(trainer=trainer, timer=timer, scheduler=scheduler)
     trainer.add_event_handler(
         Events.ITERATION_COMPLETED, lambda engine: training.losses.append(engine.state.output)
     )
@@ -248,3 +250,114 @@ def compare_precisions(
         run.trainer.run(batches, max_epochs=1)
         results[precision] = run
     return results
+
+
+class BestMAE:
+    """The best validation MAE so far, improved only by a relative margin (the article's rule).
+
+    ``update(mae)`` accepts ``mae`` as the new best when ``1 - mae / best >= tolerance``, or, on
+    the final epoch, whenever ``mae < best``. It has ``state_dict``/``load_state_dict``, so it is
+    saved in checkpoints and restored on resume.
+
+    Args:
+        tolerance: the relative improvement that counts (article: 0.002, that is 0.2%).
+    """
+
+    def __init__(self, tolerance: float = 0.002) -> None:
+        if not 0.0 <= tolerance < 1.0:
+            raise ValueError(f"tolerance must be in [0, 1), got {tolerance}")
+        self.tolerance = tolerance
+        self.best = float("inf")
+
+    def update(self, mae: float, final_epoch: bool = False) -> bool:
+        """Records a validation MAE; True when it becomes the new best."""
+        improved = (1.0 - mae / self.best) >= self.tolerance or (final_epoch and mae < self.best)
+        if improved:
+            self.best = float(mae)
+        return improved
+
+    def state_dict(self) -> dict[str, float]:
+        return {"best": self.best, "tolerance": self.tolerance}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.best, self.tolerance = float(state["best"]), float(state["tolerance"])
+
+
+def attach_resumable_checkpoints(
+    training: Training,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    dirname: str | Path,
+    tolerance: float = 0.002,
+) -> dict:
+    """Adds the article's checkpoints to a ``setup_training`` run that has validation data.
+
+    After every epoch's validation, ``BestMAE`` is updated; then ``last_checkpoint_*.pt`` (model,
+    optimizer, grad scaler, scheduler, trainer state with the epoch, best MAE) replaces the
+    previous one, and when the MAE improved by the tolerance, ``best_model_*.pt`` keeps the model.
+    Files are written atomically by rank 0 (Ignite's ``DiskSaver``).
+
+    Args:
+        training: from ``setup_training(..., val_data=...)``.
+        model: the model to save; for ``DistributedDataParallel`` pass ``ddp_model.module``.
+        optimizer: its optimizer.
+        dirname: the checkpoint folder.
+        tolerance: ``BestMAE``'s relative improvement.
+
+    Returns:
+        The objects a resume must restore (pass them to ``resume``), including the ``last``
+        handler itself, so that a resumed run replaces the file it resumed from.
+
+    Raises:
+        ValueError: if the run has no validation.
+    """
+    if training.evaluator is None:
+        raise ValueError("resumable checkpoints need validation data (setup_training val_data)")
+    trainer = training.trainer
+    tracker = BestMAE(tolerance)
+    saver = DiskSaver(str(dirname), require_empty=False, atomic=True)
+    best = Checkpoint({"model": model}, saver, filename_prefix="best", n_saved=1,
+                      score_function=lambda engine: -tracker.best, score_name="neg_val_mae",
+                      global_step_transform=global_step_from_engine(trainer))  # fmt: skip
+    objects = {
+        "model": model,
+        "optimizer": optimizer,
+        "scaler": trainer.scaler,
+        "scheduler": training.scheduler,
+        "trainer": trainer,
+        "best_mae": tracker,
+        "best_checkpoint": best,
+    }
+    last = Checkpoint(objects, saver, filename_prefix="last", n_saved=1, include_self=True,
+                      global_step_transform=global_step_from_engine(trainer))  # fmt: skip
+
+    @trainer.on(Events.EPOCH_COMPLETED)
+    def track_and_save(engine: Engine) -> None:
+        final = engine.state.epoch == engine.state.max_epochs
+        if tracker.update(training.validation[-1]["mae"], final_epoch=final):
+            best(engine)
+        last(engine)
+
+    training.checkpoint = last
+    return objects | {"checkpointer": last}  # include_self: a resumed run replaces its file
+
+
+def resume(path: str | Path, objects: dict, max_epochs: int) -> None:
+    """Restores a ``last_checkpoint_*.pt`` into ``objects`` and lets training go on.
+
+    The file is read with ``torch.load(..., weights_only=True)``: tensors and plain values only.
+    The trainer's ``max_epochs`` is set to the new target, so that ``trainer.run(data)``
+    continues from the saved epoch rather than starting over.
+
+    Raises:
+        ValueError: if ``max_epochs`` is not beyond the saved epoch.
+    """
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    Checkpoint.load_objects(objects, state)
+    trainer = objects["trainer"]
+    if max_epochs <= trainer.state.epoch:
+        raise ValueError(
+            f"the checkpoint is at epoch {trainer.state.epoch}: max_epochs must be larger, "
+            f"got {max_epochs}"
+        )
+    trainer.state.max_epochs = max_epochs

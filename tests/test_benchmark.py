@@ -7,7 +7,8 @@ from helpers import benchmark, config
 
 def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     tiny = config.Sizes("cpu", "numba", 1000, 1000, 1000, 4, 64, 64, 2,
-                        100, 8, 16, 16, 2, 1, 1e-3, 1e-5, 1, 64, 2)  # fmt: skip
+                        100, 8, 16, 16, 2, 1, 1e-3, 1e-5, 1, 64, 2,
+                        2, 4, 16, 16, 8, 1)  # fmt: skip
     monkeypatch.setattr(config, "sizes", lambda: tiny)
     monkeypatch.setattr(benchmark, "time_quantlib", lambda n, n_steps=365: benchmark.Timing(
         "anchor", "quantlib", 1, n, n_steps, 1, 1.0))  # fmt: skip
