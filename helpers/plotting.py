@@ -99,3 +99,17 @@ def step_times(labels: Sequence[str], milliseconds: Sequence[float], title: str)
     ax.margins(x=0.2)
     fig.tight_layout()
     return fig
+
+
+def validation_curve(maes: Sequence[float], resumed_after: int | None = None) -> plt.Figure:
+    """Validation MAE per epoch, with a marker where training was resumed from a checkpoint."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    epochs = np.arange(1, len(maes) + 1)
+    ax.plot(epochs, maes, "o-", color="tab:purple", label="validation MAE (all ranks)")
+    if resumed_after is not None:
+        ax.axvline(resumed_after + 0.5, color="grey", ls="--", label="resumed from checkpoint")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MAE (price units)")
+    ax.legend()
+    fig.tight_layout()
+    return fig

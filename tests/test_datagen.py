@@ -1,0 +1,141 @@
+"""helpers.datagen and FileOptionDataSet: reproducible shards, no partial files, verification."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from helpers import datagen
+from helpers.data import FileOptionDataSet
+from helpers.mc import price_options
+
+SMALL = dict(shards=4, options_per_shard=32, paths=64, seed=3, n_steps=20, progress=False)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("one_worker")
+    return out, datagen.generate(out, workers=1, **SMALL)
+
+
+@pytest.fixture
+def copy(dataset, tmp_path):
+    """A private copy of the module's dataset, to damage."""
+    target = tmp_path / "copy"
+    shutil.copytree(dataset[0], target)
+    return target
+
+
+def hashes(manifest):
+    return [s["sha256"] for s in manifest["shards"]]
+
+
+def test_one_and_two_workers_write_identical_shards(dataset, tmp_path):
+    _, one = dataset
+    two = datagen.generate(tmp_path, workers=2, **SMALL)
+    assert hashes(one) == hashes(two)
+
+
+def test_manifest_records_seeds_rows_hashes_split_and_version(dataset):
+    out, manifest = dataset
+    assert manifest["complete"] and manifest["code_version"]
+    assert manifest["spec"]["seed"] == 3 and manifest["spec"]["paths"] == 64
+    assert [s["split"] for s in manifest["shards"]] == ["train"] * 3 + ["validation"]
+    for s in manifest["shards"]:
+        assert s["rows"] == 32 and datagen.sha256(out / s["file"]) == s["sha256"]
+        assert (s["params_seed"], s["mc_seed"]) == datagen.shard_seeds(3, s["index"])
+    assert json.loads((out / datagen.MANIFEST).read_text()) == manifest
+
+
+def test_shard_labels_are_the_monte_carlo_prices_of_its_options(dataset):
+    out, manifest = dataset
+    X, Y = datagen.load_split(out, "validation")
+    mc_seed = manifest["shards"][-1]["mc_seed"]
+    expected = price_options(X, 64, n_steps=20, seed=mc_seed, backend="numba").price
+    np.testing.assert_allclose(Y, expected.astype(np.float32))
+
+
+def test_rerun_computes_only_missing_shards(dataset, copy):
+    _, reference = dataset
+    (copy / datagen.shard_name(2)).unlink()
+    before = {p.name: p.stat().st_mtime_ns for p in copy.glob("shard-*")}
+    again = datagen.generate(copy, workers=1, **SMALL)
+    after = {p.name: p.stat().st_mtime_ns for p in copy.glob("shard-*")}
+    assert hashes(again) == hashes(reference)
+    assert all(after[name] == mtime for name, mtime in before.items())  # untouched
+
+
+def test_killed_generation_leaves_no_partial_shard_and_rerun_completes(dataset, tmp_path):
+    _, reference = dataset
+    spec = dict(SMALL, shards=12, options_per_shard=64, paths=2_000)
+    command = [sys.executable, "-m", "helpers.datagen", "--out", str(tmp_path),
+               "--shards", "12", "--options-per-shard", "64", "--paths", "2000",
+               "--seed", "3", "--steps", "20", "--workers", "1"]  # fmt: skip
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("shard-*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done = sorted(tmp_path.glob("shard-*.parquet"))
+    assert 1 <= len(done) < 12, "the run should have been killed midway"
+    for leftover in tmp_path.glob(".shard-*"):
+        leftover.unlink()  # a killed writer's temporary file: never under a shard's name
+    for shard in done:  # every shard that exists is complete and readable
+        assert datagen._rows(shard) == 64
+    with pytest.raises(ValueError, match="incomplete"):
+        datagen.verify(tmp_path)
+    completed = datagen.generate(tmp_path, workers=1, **spec)
+    assert len(completed["shards"]) == 12 and datagen.verify(tmp_path)
+
+
+def test_changed_settings_are_refused(copy):
+    with pytest.raises(ValueError, match="other settings.*paths"):
+        datagen.generate(copy, workers=1, **(SMALL | {"paths": 65}))
+
+
+def test_tampered_shard_is_detected_by_name(copy):
+    shard = copy / datagen.shard_name(1)
+    raw = bytearray(shard.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    shard.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="shard-00001.parquet .* was changed"):
+        FileOptionDataSet(str(copy))
+
+
+def test_missing_shard_and_missing_manifest_are_errors(copy, tmp_path):
+    with pytest.raises(ValueError, match="no manifest.json"):
+        FileOptionDataSet(str(tmp_path / "empty"))
+    (copy / datagen.shard_name(0)).unlink()
+    with pytest.raises(ValueError, match="shard-00000.parquet is missing"):
+        datagen.verify(copy)
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 3])
+def test_ranks_partition_rows_without_overlap_or_loss(dataset, world_size):
+    out, _ = dataset
+    whole = FileOptionDataSet(str(out))
+    shares = [FileOptionDataSet(str(out), rank, world_size) for rank in range(world_size)]
+    assert sum(len(s) for s in shares) == len(whole) == 96
+    rows = sorted(tuple(x.tolist()) for s in shares for x in s.X)
+    assert rows == sorted(tuple(x.tolist()) for x in whole.X)
+    x, y = shares[-1][0]
+    assert x.shape == (6,) and y.shape == ()
+
+
+def test_bad_generation_arguments_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="shards must be >= 2"):
+        datagen.generate(tmp_path, **(SMALL | {"shards": 1}))
+    with pytest.raises(ValueError, match="val_shards"):
+        datagen.generate(tmp_path, val_shards=4, **SMALL)
+    with pytest.raises(ValueError, match="rank"):
+        FileOptionDataSet(str(tmp_path), rank=2, world_size=2)
