@@ -1,5 +1,6 @@
 """helpers.benchmark runs end to end at tiny sizes (a smoke test: speed is never asserted)."""
 
+import functools
 import json
 
 from helpers import benchmark, config
@@ -12,6 +13,10 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "sizes", lambda: tiny)
     monkeypatch.setattr(benchmark, "time_quantlib", lambda n, n_steps=365: benchmark.Timing(
         "anchor", "quantlib", 1, n, n_steps, 1, 1.0))  # fmt: skip
+    monkeypatch.setattr(benchmark, "time_datagen",
+                        functools.partial(benchmark.time_datagen, shards=2))  # fmt: skip
+    monkeypatch.setattr(benchmark, "time_training_sources",
+                        functools.partial(benchmark.time_training_sources, steps=2))  # fmt: skip
     benchmark.main(["--out", str(tmp_path), "--anchor-paths", "256"])
     result = json.loads((tmp_path / "results.json").read_text())
     backends = {t["backend"] for t in result["timings"]}
@@ -20,3 +25,5 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     assert "x QuantLib per core" in markdown and "mixed precision" in markdown
     assert result["training_step"]["float32_ms"] > 0
     assert result["dataset"]["items_per_second"] > 0
+    assert result["datagen"]["ratio_2_over_1"] > 0
+    assert result["training_sources"]["files_samples_per_second"] > 0
