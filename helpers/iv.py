@@ -1,0 +1,106 @@
+"""Implied volatility from the network: the sigma at which the network's price equals a quote.
+
+The article inverts its network with a scalar bisection and prints a message (returning None)
+when the quote cannot be matched. ``implied_vol`` solves a whole batch of quotes at once:
+
+1. it prices every option on a grid of volatilities across the training range [0, 0.4], in one
+   batched call, and finds the first grid interval where the price crosses the quote;
+2. it bisects all the intervals together until they are narrower than ``tol``.
+
+A barrier option's price need not increase with volatility (more volatility also means more
+knock-outs), so the price can cross a quote more than once; the solver returns the smallest
+volatility that matches. A quote outside the range of prices the grid attains is a
+``ValueError`` that says which quote, and the attainable range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .domain import COLUMN_INDEX, DOMAIN_HIGH, DOMAIN_LOW
+from .pricing import as_tensor, check_domain
+
+SIGMA = COLUMN_INDEX["sigma"]
+
+
+def _prices(model: torch.nn.Module, X: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+    """Network prices of each option at each of its own sigmas: ``X`` (n, 6), ``sigmas`` (n, m)."""
+    n, m = sigmas.shape
+    batch = np.repeat(X[:, None, :], m, axis=1)
+    batch[:, :, SIGMA] = sigmas
+    with torch.no_grad():
+        return model(as_tensor(batch.reshape(n * m, 6), model)).cpu().numpy().reshape(n, m)
+
+
+def implied_vol(
+    model: torch.nn.Module,
+    X: object,
+    price: object,
+    *,
+    tol: float = 1e-6,
+    grid: int = 41,
+    allow_outside: bool = False,
+) -> np.ndarray:
+    """Implied volatilities of a batch of quotes.
+
+    Example:
+        >>> implied_vol(model, [[110, 100, 120, 0.0, 0.1, 0.05]], 18.71)  # doctest: +SKIP
+        array([0.35...])
+
+    Args:
+        model: the pricing network.
+        X: array-like of shape ``(n, 6)`` (or one row); its sigma column is ignored.
+        price: the ``n`` quotes (a scalar for one option), currency units.
+        tol: width of the final bracket, in volatility units.
+        grid: volatilities in the first, batched scan of [0, 0.4].
+        allow_outside: warn instead of raising for inputs outside the training domain.
+
+    Returns:
+        Float64 array of shape ``(n,)``: the smallest sigma in [0, 0.4] whose price matches.
+
+    Raises:
+        ValueError: inputs outside the domain; a quote count that does not match ``X``; a quote
+            outside the prices attainable over [0, 0.4] (the message names the quote and the range).
+    """
+    X = np.array(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim == 2 and X.shape[1] == 6:
+        X[:, SIGMA] = DOMAIN_LOW[SIGMA]  # ignored: any in-domain value passes the check
+    X = check_domain(X, allow_outside).astype(np.float64)
+    quotes = np.atleast_1d(np.asarray(price, dtype=np.float64))
+    if quotes.shape != (X.shape[0],):
+        raise ValueError(
+            f"price must hold one quote per row of X ({X.shape[0]}), got {quotes.shape}"
+        )
+    if not np.isfinite(quotes).all():
+        raise ValueError("price must be finite")
+    lo_sigma, hi_sigma = DOMAIN_LOW[SIGMA], DOMAIN_HIGH[SIGMA]
+    sigmas = np.broadcast_to(np.linspace(lo_sigma, hi_sigma, grid), (X.shape[0], grid)).copy()
+    values = _prices(model, X, sigmas) - quotes[:, None]
+    low_price = values.min(axis=1) + quotes
+    high_price = values.max(axis=1) + quotes
+    outside = (quotes < low_price) | (quotes > high_price)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"quote {quotes[i]:g} for row {i} is outside the prices the network attains for sigma "
+            f"in [{lo_sigma:g}, {hi_sigma:g}]: [{low_price[i]:g}, {high_price[i]:g}] "
+            f"({int(outside.sum())} quote(s) outside)"
+        )
+    crossing = np.signbit(values[:, :-1]) != np.signbit(values[:, 1:])
+    exact = values == 0.0
+    first = np.where(crossing.any(axis=1), crossing.argmax(axis=1), exact.argmax(axis=1))
+    rows = np.arange(X.shape[0])
+    lo = sigmas[rows, first].copy()
+    hi = sigmas[rows, np.minimum(first + 1, grid - 1)].copy()
+    f_lo = values[rows, first]
+    while (hi - lo).max() > tol:
+        mid = 0.5 * (lo + hi)
+        f_mid = _prices(model, X, mid[:, None])[:, 0] - quotes
+        left = np.signbit(f_mid) != np.signbit(f_lo)  # the root is in [lo, mid]
+        hi = np.where(left, mid, hi)
+        lo = np.where(left, lo, mid)
+        f_lo = np.where(left, f_lo, f_mid)
+    return 0.5 * (lo + hi)
