@@ -253,6 +253,46 @@ def time_training_sources(sizes: config.Sizes, folder: Path, steps: int = 20) ->
     return {"device": str(device), "batch": sizes.train_batch, "steps": steps} | rates
 
 
+def time_inference(sizes: config.Sizes, batches: tuple[int, ...] = (1, 1_000, 1_000_000)) -> dict:
+    """The shipped network against Monte Carlo at equal accuracy (Chapter 7).
+
+    Monte Carlo gets the number of paths whose standard error equals the network's test MAE,
+    ``(payoff standard deviation / MAE)^2``, the payoff's standard deviation taken from the test
+    set's own labels; both price the same options from the test set.
+    """
+    import torch
+
+    from . import greeks, pretrain, pricing
+    from .model import DATA_DIR, load_pretrained
+
+    model = load_pretrained()
+    X, mc_price, mc_stderr = pretrain.load_test_set(DATA_DIR)
+    mae = float(np.abs(pricing.price(model, X) - mc_price).mean())
+    test_paths = json.loads((DATA_DIR / "test_options.json").read_text())["paths"]
+    payoff_std = float(np.sqrt(np.mean(mc_stderr**2 * test_paths)))
+    matched_paths = max(16, int((payoff_std / mae) ** 2))
+    rng = np.random.default_rng(0)
+    result = {"mae": mae, "matched_paths": matched_paths, "network_options_per_second": {}}
+    for batch in batches:
+        x = torch.as_tensor(X[rng.integers(0, len(X), batch)], dtype=torch.float32)
+        with torch.no_grad():
+            seconds = _best_seconds(lambda x=x: model(x), 3 if batch < 100_000 else 1)
+        result["network_options_per_second"][str(batch)] = batch / seconds
+    sample = X[:64]
+    mc_seconds = _best_seconds(
+        lambda: price_options(sample, matched_paths, seed=3, backend=sizes.backend), 1
+    )
+    result["mc_options_per_second"] = len(sample) / mc_seconds
+    result["speedup_at_equal_accuracy"] = (
+        max(result["network_options_per_second"].values()) / result["mc_options_per_second"]
+    )
+    greeks_seconds = _best_seconds(lambda: greeks.greeks(model, X), 3)
+    result["network_greeks_options_per_second"] = len(X) / greeks_seconds
+    # bump and revalue: a central difference per input (12 prices) and the base price for gamma
+    result["mc_greeks_options_per_second"] = result["mc_options_per_second"] / 13
+    return result
+
+
 def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> dict:
     """Every measurement of ``make bench``, in one run, as a JSON-ready dictionary."""
     sizes = sizes or config.sizes()
@@ -279,6 +319,10 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
     with tempfile.TemporaryDirectory() as folder:
         result["datagen"] = time_datagen(sizes, Path(folder))
         result["training_sources"] = time_training_sources(sizes, Path(folder))
+    from .model import DATA_DIR
+
+    if (DATA_DIR / "pricer.json").exists():
+        result["inference"] = time_inference(sizes, batches=(1, 1_000, sizes.inference_batch))
     return result
 
 
@@ -371,6 +415,25 @@ def to_markdown(result: dict) -> str:
             f" data included: from files {t['files_samples_per_second']:,.0f}, streaming"
             f" {t['streaming_samples_per_second']:,.0f}; files / streaming"
             f" {t['files_over_streaming']:.1f}x.",
+        ]
+    if "inference" in result:
+        i = result["inference"]
+        rates = ", ".join(
+            f"batch {b}: {r:,.0f}" for b, r in i["network_options_per_second"].items()
+        )
+        lines += [
+            "",
+            "## Inference against Monte Carlo at equal accuracy (Chapter 7)",
+            "",
+            f"Network (test MAE {i['mae']:.4f}) options priced per second: {rates}. Monte Carlo"
+            f" at the matching {i['matched_paths']:,} paths per option:"
+            f" {i['mc_options_per_second']:,.1f} options/s. Speed-up"
+            f" {i['speedup_at_equal_accuracy']:,.0f}x (the article's source claims about a"
+            " million times on GPUs).",
+            "",
+            f"Greeks (all first derivatives and gamma): network"
+            f" {i['network_greeks_options_per_second']:,.0f} options/s; bump-and-revalue Monte"
+            f" Carlo (13 prices per option) {i['mc_greeks_options_per_second']:,.2f} options/s.",
         ]
     if "article_kernel" not in result:
         lines += [

@@ -52,6 +52,9 @@ class Sizes:
         shard_paths: Monte Carlo paths per option on disk (more than streaming: less noise).
         file_batch: options per batch on each rank when training from files.
         file_epochs: epochs of Chapter 6's distributed training from files.
+        fd_paths: Monte Carlo paths per price in Chapter 7's finite-difference Greeks.
+        fd_replications: independent replications of each finite difference.
+        inference_batch: the largest batch the network prices in Chapter 7's timing.
     """
 
     profile: str
@@ -80,6 +83,9 @@ class Sizes:
     shard_paths: int
     file_batch: int
     file_epochs: int
+    fd_paths: int
+    fd_replications: int
+    inference_batch: int
 
 
 GPU_SIZES = Sizes(
@@ -109,6 +115,9 @@ GPU_SIZES = Sizes(
     shard_paths=16_384,
     file_batch=1_024,
     file_epochs=20,
+    fd_paths=500_000,
+    fd_replications=20,
+    inference_batch=1_000_000,
 )
 
 CPU_SIZES = Sizes(
@@ -138,6 +147,9 @@ CPU_SIZES = Sizes(
     shard_paths=256,
     file_batch=256,
     file_epochs=8,
+    fd_paths=20_000,
+    fd_replications=16,
+    inference_batch=100_000,
 )
 
 

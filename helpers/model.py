@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -53,3 +57,39 @@ class Net(nn.Module):
         for layer in self.hidden:
             x = nn.functional.elu(layer(x))
         return self.output(x).squeeze(-1)
+
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+"""The repository's ``data/`` folder, where the pretrained pricer is shipped."""
+
+
+def load_pretrained(
+    device: torch.device | str | None = None, folder: str | Path | None = None
+) -> Net:
+    """The shipped pretrained pricer, in eval mode.
+
+    Reads ``pricer.json`` (architecture, recipe, SHA-256) and ``pricer.pt`` from ``folder``
+    (default: the repository's ``data/``), checks the SHA-256 of the weights, and loads them with
+    ``torch.load(..., weights_only=True)``: tensors only, no code.
+
+    Args:
+        device: where to put the model (default: CPU).
+        folder: where the files are.
+
+    Raises:
+        ValueError: a missing file, or weights whose SHA-256 differs from the one recorded.
+    """
+    folder = Path(folder) if folder is not None else DATA_DIR
+    meta_path = folder / "pricer.json"
+    if not meta_path.exists():
+        raise ValueError(f"no pretrained model in {folder}: pricer.json is missing")
+    meta = json.loads(meta_path.read_text())
+    weights = folder / meta["file"]
+    if not weights.exists():
+        raise ValueError(f"the pretrained weights {weights} are missing")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    if digest != meta["sha256"]:
+        raise ValueError(f"{weights} does not match the SHA-256 recorded in {meta_path}")
+    model = Net(**meta["architecture"])
+    model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
+    return model.to(device or "cpu").eval()

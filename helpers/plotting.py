@@ -113,3 +113,37 @@ def validation_curve(maes: Sequence[float], resumed_after: int | None = None) ->
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def prediction_scatter(
+    reference: Sequence[float], predicted: Sequence[float], title: str
+) -> plt.Figure:
+    """Network prices against Monte Carlo prices (left) and the errors against the price (right)."""
+    reference, predicted = np.asarray(reference), np.asarray(predicted)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
+    left.scatter(reference, predicted, s=6, alpha=0.6)
+    top = max(reference.max(), predicted.max())
+    left.plot([0, top], [0, top], color="grey", lw=1)
+    left.set_xlabel("Monte Carlo price")
+    left.set_ylabel("network price")
+    right.scatter(reference, predicted - reference, s=6, alpha=0.6, color="tab:red")
+    right.axhline(0, color="grey", lw=1)
+    right.set_xlabel("Monte Carlo price")
+    right.set_ylabel("network - Monte Carlo")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def greek_curves(curve: dict, base: Sequence[float]) -> plt.Figure:
+    """Price, delta and gamma against the spot, side by side, with the barrier and strike marked."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    for ax, name in zip(axes, ("price", "delta", "gamma"), strict=True):
+        ax.plot(curve["S0"], curve[name], color="tab:blue")
+        ax.axvline(base[1], color="grey", ls=":", lw=1, label="barrier B")
+        ax.axvline(base[0], color="tab:orange", ls="--", lw=1, label="strike K")
+        ax.set_xlabel("spot S0")
+        ax.set_title(name)
+    axes[0].legend()
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,99 @@
+"""The shipped model's loading checks, the test-set recipe, and the curve widgets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import pretrain, widgets
+from helpers.model import DATA_DIR, Net, load_pretrained
+
+ARTICLE_POINT = [110.0, 100.0, 120.0, 0.35, 0.1, 0.05]
+
+
+@pytest.fixture
+def shipped(tmp_path):
+    """A model folder like data/: weights and a pricer.json with their SHA-256."""
+    import hashlib
+
+    torch.manual_seed(0)
+    net = Net(hidden=8, layers=5)
+    torch.save(net.state_dict(), tmp_path / "pricer.pt")
+    digest = hashlib.sha256((tmp_path / "pricer.pt").read_bytes()).hexdigest()
+    meta = {"file": "pricer.pt", "sha256": digest, "architecture": {"hidden": 8, "layers": 5}}
+    (tmp_path / "pricer.json").write_text(json.dumps(meta))
+    return tmp_path, net
+
+
+def test_load_pretrained_checks_the_hash_and_returns_an_eval_model(shipped):
+    folder, net = shipped
+    model = load_pretrained(folder=folder)
+    assert not model.training
+    x = torch.rand(4, 6)
+    torch.testing.assert_close(model(x), net(x))
+
+
+def test_changed_weights_are_refused(shipped):
+    folder, _ = shipped
+    raw = bytearray((folder / "pricer.pt").read_bytes())
+    raw[-10] ^= 0xFF
+    (folder / "pricer.pt").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="does not match the SHA-256"):
+        load_pretrained(folder=folder)
+
+
+def test_missing_model_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="pricer.json is missing"):
+        load_pretrained(folder=tmp_path)
+
+
+@pytest.mark.skipif(not (DATA_DIR / "pricer.json").exists(), reason="no shipped model yet")
+def test_the_shipped_model_loads_and_prices_the_articles_example():
+    model = load_pretrained()
+    with torch.no_grad():
+        price = model(torch.tensor([ARTICLE_POINT])).item()
+    assert 10.0 < price < 30.0  # Monte Carlo says about 18.7
+
+
+def test_test_set_recipe_round_trips_through_csv(tmp_path):
+    path = pretrain.make_test_set(tmp_path, n_options=6, paths=200)
+    X, price, stderr = pretrain.load_test_set(tmp_path)
+    assert path.exists() and X.shape == (6, 6) and price.shape == stderr.shape == (6,)
+    recipe = json.loads((tmp_path / "test_options.json").read_text())
+    assert recipe["seed"] == pretrain.TEST_SEED != pretrain.TRAIN_SEED and recipe["paths"] == 200
+
+
+@pytest.mark.skipif(not (DATA_DIR / "test_options.csv").exists(), reason="no shipped test set yet")
+def test_the_shipped_test_set_is_high_precision():
+    X, price, stderr = pretrain.load_test_set(DATA_DIR)
+    recipe = json.loads((DATA_DIR / "test_options.json").read_text())
+    assert len(X) >= 500 and recipe["paths"] >= 100_000
+    assert np.all(stderr >= 0) and np.all(price >= 0)
+
+
+def test_plotly_figure_has_one_slider_step_per_case(shipped):
+    folder, _ = shipped
+    model = load_pretrained(folder=folder)
+    fig = widgets.plotly_curves(model, ARTICLE_POINT, {"sigma": [0.1, 0.2], "r": [0.0]})
+    assert len(fig.layout.sliders[0].steps) == 4  # the base case and three variations
+    assert len(fig.data) == 4 * 3
+    html = widgets.plotly_html(fig)
+    assert "plotly" in html and "cdn" not in html.split("<div")[0].lower()
+
+
+def test_interactive_curves_build_their_sliders(shipped):
+    folder, _ = shipped
+    box = widgets.interactive_curves(load_pretrained(folder=folder), ARTICLE_POINT)
+    descriptions = {c.description for row in box.children[:2] for c in row.children}
+    assert {"K", "B / K", "sigma", "mu", "r", "show"} == descriptions
+
+
+def test_copying_the_data_folder_keeps_it_loadable(shipped, tmp_path):
+    folder, _ = shipped
+    target = tmp_path / "copy"
+    shutil.copytree(folder, target)
+    assert isinstance(load_pretrained(folder=target), Net)
