@@ -18,7 +18,7 @@ EXTRAS  := book,test$(if $(HAS_GPU),$(comma)gpu)
 # default (CUDA) build of the same release.
 TORCH   := torch==2.13.0
 
-.PHONY: book test bench lint clean
+.PHONY: book test bench lint clean pretrained
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.benchmark --out bench
+
+# The shipped pricer and its held-out test set (data/README.md): about an hour on 2 CPU cores.
+pretrained: $(STAMP)
+	$(BIN)/python -m helpers.pretrain testset --out data
+	$(BIN)/python -m helpers.datagen --out datasets/pretrain --shards 100 \
+		--options-per-shard 4096 --paths 256 --seed 2024 --workers 2
+	$(BIN)/python -m helpers.pretrain model --data datasets/pretrain --out data --epochs 150 \
+		--hidden 256 --batch 2048 --lr 1e-3 1e-6
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

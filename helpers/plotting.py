@@ -8,6 +8,32 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
+def _bars(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    xlabel: str,
+    title: str,
+    label_format: str,
+    color: str,
+    log: bool,
+) -> plt.Figure:
+    """Horizontal bars, one per label, each annotated with its value."""
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(labels) + 1.3))
+    y = np.arange(len(labels))
+    ax.barh(y, values, color=color)
+    ax.set_yticks(y, labels)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    for yi, value in zip(y, values, strict=True):
+        ax.text(value, yi, " " + label_format.format(value), va="center")
+    ax.margins(x=0.25)
+    fig.tight_layout()
+    return fig
+
+
 def throughput_bars(labels: Sequence[str], rates: Sequence[float], title: str) -> plt.Figure:
     """Horizontal bars of path-steps per second on a log axis, one per backend.
 
@@ -16,18 +42,8 @@ def throughput_bars(labels: Sequence[str], rates: Sequence[float], title: str) -
         rates: path-steps per second, same length as ``labels``.
         title: the figure's title.
     """
-    fig, ax = plt.subplots(figsize=(7, 0.6 * len(labels) + 1.2))
-    y = np.arange(len(labels))
-    ax.barh(y, rates, color="tab:blue")
-    ax.set_yticks(y, labels)
-    ax.set_xscale("log")
-    ax.set_xlabel("path-steps per second (log scale)")
-    ax.set_title(title)
-    for yi, rate in zip(y, rates, strict=True):
-        ax.text(rate, yi, f" {rate:.2g}", va="center")
-    ax.margins(x=0.25)
-    fig.tight_layout()
-    return fig
+    return _bars(labels, rates, xlabel="path-steps per second (log scale)", title=title,
+                 label_format="{:.2g}", color="tab:blue", log=True)  # fmt: skip
 
 
 def convergence(
@@ -88,17 +104,8 @@ def loss_curve(losses: Sequence[float], title: str, window: int = 10) -> plt.Fig
 
 def step_times(labels: Sequence[str], milliseconds: Sequence[float], title: str) -> plt.Figure:
     """Bars of mean training-step times in milliseconds, one per configuration."""
-    fig, ax = plt.subplots(figsize=(6, 0.6 * len(labels) + 1.4))
-    y = np.arange(len(labels))
-    ax.barh(y, milliseconds, color="tab:green")
-    ax.set_yticks(y, labels)
-    ax.set_xlabel("mean training step (ms)")
-    ax.set_title(title)
-    for yi, ms in zip(y, milliseconds, strict=True):
-        ax.text(ms, yi, f" {ms:.1f} ms", va="center")
-    ax.margins(x=0.2)
-    fig.tight_layout()
-    return fig
+    return _bars(labels, milliseconds, xlabel="mean training step (ms)", title=title,
+                 label_format="{:.1f} ms", color="tab:green", log=False)  # fmt: skip
 
 
 def validation_curve(maes: Sequence[float], resumed_after: int | None = None) -> plt.Figure:
