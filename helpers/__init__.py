@@ -1,8 +1,18 @@
 """The course's package: every function the chapters call lives here.
 
-Modules: ``domain`` (the option's columns and the article's parameter domain), ``config`` (the
-machine and the sizes each chapter runs at), ``mc`` (batched Monte Carlo, several backends),
-``quantlib_ref`` (independent reference prices), ``benchmark`` and ``plotting``.
+Modules, one job each:
+
+* ``domain``: the option's columns and the article's parameter domain;
+* ``config``: the machine, and the sizes every chapter runs at;
+* ``mc``: batched Monte Carlo with several backends (CUDA C in ``kernels/``);
+* ``quantlib_ref``: independent reference prices from QuantLib;
+* ``data``: the streaming and the on-disk datasets for PyTorch; ``datagen``: datasets on disk
+  generated with Dask;
+* ``model``: the pricing network and the shipped pretrained one; ``train``: Ignite training;
+  ``distributed``: torchrun and DDP plumbing; ``pretrain``: how the shipped model is made;
+* ``pricing``, ``greeks``, ``iv``: the network's prices, Greeks and implied volatilities, inside
+  its training domain; ``widgets``: delta and gamma curves with sliders;
+* ``benchmark`` (``make bench``) and ``plotting``.
 
 On a machine with no CUDA driver, importing ``helpers`` turns on Numba's CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``) unless the variable is already set, so the numba.cuda backend runs

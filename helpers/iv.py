@@ -104,3 +104,28 @@ def implied_vol(
         lo = np.where(left, lo, mid)
         f_lo = np.where(left, f_lo, f_mid)
     return 0.5 * (lo + hi)
+
+
+def article_bisection(
+    model: torch.nn.Module, x: object, quote: float, *, tol: float = 1e-6
+) -> float:
+    """The article's algorithm, one quote at a time: bisect sigma on [0, 0.4] until the bracket
+    is narrower than ``tol``, assuming the price rises with sigma. Kept to compare with
+    ``implied_vol``; where the article printed a message and returned None, this raises.
+
+    Raises:
+        ValueError: if the quote is not between the prices at sigma = 0 and sigma = 0.4.
+    """
+    row = np.array(x, dtype=np.float64).reshape(6)
+    lo, hi = DOMAIN_LOW[SIGMA], DOMAIN_HIGH[SIGMA]
+    ends = _prices(model, row[None, :], np.array([[lo, hi]]))[0]
+    if not ends[0] <= quote <= ends[1]:
+        raise ValueError(f"quote {quote:g} is not between the prices at sigma = {lo:g} and {hi:g}:"
+                         f" {ends[0]:g} and {ends[1]:g}")  # fmt: skip
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if _prices(model, row[None, :], np.array([[mid]]))[0, 0] > quote:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)

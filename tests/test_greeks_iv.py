@@ -123,3 +123,10 @@ def test_unattainable_quote_is_refused_with_the_range():
 def test_quote_count_must_match_rows():
     with pytest.raises(ValueError, match="one quote per row"):
         iv.implied_vol(Toy(), [ARTICLE_POINT, ARTICLE_POINT], [1.0])
+
+
+def test_article_bisection_agrees_with_the_batched_solver():
+    quote = float(pricing.price(Toy(), [ARTICLE_POINT])[0])
+    assert iv.article_bisection(Toy(), ARTICLE_POINT, quote) == pytest.approx(0.35, abs=1e-5)
+    with pytest.raises(ValueError, match="not between"):
+        iv.article_bisection(Toy(), ARTICLE_POINT, 1e6)
