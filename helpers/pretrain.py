@@ -75,6 +75,7 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
     import hashlib
 
     import torch
+    from ignite.engine import Events
     from torch.utils.data import DataLoader
 
     from .data import FileOptionDataSet, default_device
@@ -92,6 +93,12 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
                          cycle_size=len(loader) * epochs, val_data=DataLoader(val_rows, 4096),
                          progress=sys.stderr.isatty())  # fmt: skip
     start = time.perf_counter()
+
+    @run.trainer.on(Events.EPOCH_COMPLETED)
+    def log_epoch(engine) -> None:
+        print(f"epoch {engine.state.epoch}/{epochs}: validation MAE {run.validation[-1]['mae']:.4f}"
+              f" after {time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+
     run.trainer.run(loader, max_epochs=epochs)
     seconds = time.perf_counter() - start
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
