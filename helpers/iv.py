@@ -33,6 +33,20 @@ def _prices(model: torch.nn.Module, X: np.ndarray, sigmas: np.ndarray) -> np.nda
         return model(as_tensor(batch.reshape(n * m, 6), model)).cpu().numpy().reshape(n, m)
 
 
+def sigma_scan(
+    model: torch.nn.Module, X: object, grid: int = 41, *, allow_outside: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Network prices of every option over a grid of volatilities across [0, 0.4].
+
+    Returns:
+        ``(sigmas, prices)``: shapes ``(grid,)`` and ``(n, grid)``. A row whose prices rise
+        strictly along the grid has one implied volatility for each price in its range.
+    """
+    X = check_domain(X, allow_outside).astype(np.float64)
+    sigmas = np.linspace(DOMAIN_LOW[SIGMA], DOMAIN_HIGH[SIGMA], grid)
+    return sigmas, _prices(model, X, np.broadcast_to(sigmas, (X.shape[0], grid)).copy())
+
+
 def implied_vol(
     model: torch.nn.Module,
     X: object,
