@@ -134,8 +134,10 @@ def article_bisection(
     lo, hi = DOMAIN_LOW[SIGMA], DOMAIN_HIGH[SIGMA]
     ends = _prices(model, row[None, :], np.array([[lo, hi]]))[0]
     if not ends[0] <= quote <= ends[1]:
-        raise ValueError(f"quote {quote:g} is not between the prices at sigma = {lo:g} and {hi:g}:"
-                         f" {ends[0]:g} and {ends[1]:g}")  # fmt: skip
+        raise ValueError(
+            f"quote {quote:g} is not between the prices at sigma = {lo:g} and {hi:g}:"
+            f" {ends[0]:g} and {ends[1]:g}"
+        )
     while hi - lo > tol:
         mid = 0.5 * (lo + hi)
         if _prices(model, row[None, :], np.array([[mid]]))[0, 0] > quote:
