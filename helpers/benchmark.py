@@ -322,7 +322,7 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
     from .model import DATA_DIR
 
     if (DATA_DIR / "pricer.json").exists():
-        result["inference"] = time_inference(sizes, batches=(1, 1_000, sizes.inference_batch))
+        result["inference"] = time_inference(sizes)  # batches of 1, 1,000 and 1,000,000
     return result
 
 
