@@ -405,7 +405,9 @@ def to_markdown(result: dict) -> str:
             f"{g['shards']} shards x {g['options_per_shard']} options x {g['paths']} paths, whole"
             f" `generate` call (cluster start included): 1 worker"
             f" {g['options_per_second_1']:,.0f} options/s, 2 workers"
-            f" {g['options_per_second_2']:,.0f} options/s; ratio {g['ratio_2_over_1']:.2f}.",
+            f" {g['options_per_second_2']:,.0f} options/s; ratio {g['ratio_2_over_1']:.2f}."
+            " Each worker runs Numba on cores / workers threads, so on one machine the ratio"
+            " shows the Dask overhead; more workers pay off across machines (--scheduler).",
         ]
     if "training_sources" in result:
         t = result["training_sources"]
