@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -87,8 +86,9 @@ def load_pretrained(
     weights = folder / meta["file"]
     if not weights.exists():
         raise ValueError(f"the pretrained weights {weights} are missing")
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    if digest != meta["sha256"]:
+    from .datagen import sha256
+
+    if sha256(weights) != meta["sha256"]:
         raise ValueError(f"{weights} does not match the SHA-256 recorded in {meta_path}")
     model = Net(**meta["architecture"])
     model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))

@@ -72,13 +72,12 @@ def load_test_set(folder: Path | str = "data") -> tuple[np.ndarray, np.ndarray, 
 def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
                 lr: tuple[float, float]) -> Path:  # fmt: skip
     """Trains ``Net`` on ``data`` (a ``helpers.datagen`` folder) and writes the checkpoint."""
-    import hashlib
-
     import torch
     from ignite.engine import Events
     from torch.utils.data import DataLoader
 
     from .data import FileOptionDataSet, default_device
+    from .datagen import sha256
     from .model import Net
     from .train import setup_training
 
@@ -108,7 +107,7 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
     manifest = json.loads((data / "manifest.json").read_text())
     meta = {
         "file": "pricer.pt",
-        "sha256": hashlib.sha256((out / "pricer.pt").read_bytes()).hexdigest(),
+        "sha256": sha256(out / "pricer.pt"),
         "architecture": {"hidden": hidden, "layers": 5},
         "command": f"python -m helpers.pretrain model --data {data} --out {out} --epochs {epochs}"
         f" --hidden {hidden} --batch {batch} --lr {lr[0]} {lr[1]}",
