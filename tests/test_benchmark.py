@@ -21,7 +21,7 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
                       "network_options_per_second": {"1": 1e3, "1000": 1e6},
                       "speedup_at_equal_accuracy": 1e5, "network_greeks_options_per_second": 1e4,
                       "mc_greeks_options_per_second": 0.8}  # fmt: skip
-    monkeypatch.setattr(benchmark, "time_inference", lambda sizes, batches: fake_inference)
+    monkeypatch.setattr(benchmark, "time_inference", lambda sizes, batches=(1, 1000): fake_inference)
     benchmark.main(["--out", str(tmp_path), "--anchor-paths", "256"])
     result = json.loads((tmp_path / "results.json").read_text())
     backends = {t["backend"] for t in result["timings"]}
