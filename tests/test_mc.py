@@ -23,6 +23,9 @@ def test_numba_matches_numpy_within_4_se(mixed_options):
     assert within_se(a, b).all(), (a, b)
 
 
+@pytest.mark.skipif(
+    "numba-cuda" not in available_backends(), reason="numba.cuda has no device or simulator here"
+)
 def test_numba_cuda_simulator_matches_numba_on_the_same_philox_stream(article_options):
     # numba-cuda runs under NUMBA_ENABLE_CUDASIM=1 here; both draw the same Philox normals.
     a = price_options(article_options, 64, n_steps=16, seed=3, backend="numba-cuda")
@@ -187,3 +190,41 @@ def test_input_array_is_not_modified():
     before = X.copy()
     price_options(X, 10, n_steps=5, backend="numba")
     np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize(
+    "row",
+    [
+        [100.0, 0.0, 100.0, 0.2, 0.05, -800.0],  # exp(-r T) overflows
+        [100.0, 0.0, 100.0, 0.2, 1e30, 0.05],  # the Euler path overflows
+        [100.0, 0.0, 1e300, 0.2, 0.05, 0.05],  # the squared payoff overflows
+    ],
+)
+def test_extreme_inputs_give_a_named_error_never_a_nan_price(backend, row):
+    with pytest.raises(ValueError, match=r"row 0 \(K=100.*overflowed"):
+        price_options([row], 50, n_steps=12, backend=backend)
+
+
+def test_a_negative_rate_on_an_option_that_pays_nothing_prices_zero():
+    # exp(-r T) is huge but finite here, and zero payoffs must stay zero (not inf * 0).
+    res = price_options([[1e6, 0.0, 100.0, 0.2, 0.05, -700.0]], 100, n_steps=12, backend="numba")
+    assert res.price[0] == 0.0
+
+
+def test_auto_picks_numba_without_a_gpu(article_options, monkeypatch):
+    from helpers.mc import cupy_backend
+
+    monkeypatch.setattr(cupy_backend, "is_usable", lambda: False)
+    assert price_options(article_options, 100, n_steps=4, backend="auto").backend == "numba"
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    import helpers.domain
+    import helpers.mc
+
+    for module in (helpers.mc, helpers.domain):
+        failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert tried > 0 and failures == 0, module.__name__

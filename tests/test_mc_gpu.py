@@ -52,6 +52,11 @@ def test_numba_cuda_on_gpu_matches_numba(article_options):
 
 
 @pytest.mark.gpu
+def test_auto_picks_cupy_with_a_gpu(article_options):
+    assert price_options(article_options, 1_000, n_steps=10, backend="auto").backend == "cupy"
+
+
+@pytest.mark.gpu
 def test_cupy_same_seed_reproduces(article_options):
     a = price_options(article_options, 50_000, seed=4, backend="cupy")
     b = price_options(article_options, 50_000, seed=4, backend="cupy")

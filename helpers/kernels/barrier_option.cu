@@ -126,7 +126,9 @@ __host__ __device__ float path_payoff(float K, float B, float S0, float sigma, f
             if (running_sum <= barrier * n) return 0.0f;
         }
     }
-    return expf(-r * T) * fmaxf((float)(running_sum / n_steps) - K, 0.0f);
+    const float payoff = (float)(running_sum / n_steps) - K;
+    if (payoff <= 0.0f) return 0.0f;  // never expf(-r*T) * 0: inf * 0 would be NaN
+    return expf(-r * T) * payoff;
 }
 
 // Sum over the block of one double per thread; the result is valid in thread 0.

@@ -18,7 +18,13 @@ from collections.abc import Callable
 import numpy as np
 
 from . import numba_backend, numpy_backend
-from .checks import check_count, check_maturity, check_options, check_seed
+from .checks import (
+    check_count,
+    check_finite_result,
+    check_maturity,
+    check_options,
+    check_seed,
+)
 from .result import MCResult
 
 __all__ = ["BACKENDS", "MCResult", "available_backends", "price_options", "resolve_backend"]
@@ -102,8 +108,8 @@ def price_options(
 
     Example:
         >>> X = [[110.0, 100.0, 120.0, 0.35, 0.15, 0.05]]
-        >>> price_options(X, n_paths=100_000, backend="numba")  # doctest: +SKIP
-        MCResult([21.2... ± 0.11...], n_paths=100000, n_steps=365, backend='numba')
+        >>> price_options(X, n_paths=100_000, backend="numba")
+        MCResult([21.16... ± 0.07...], n_paths=100000, n_steps=365, backend='numba')
 
     Args:
         X: array-like of shape ``(n, 6)``, columns ``[K, B, S0, sigma, mu, r]``
@@ -122,7 +128,10 @@ def price_options(
     Raises:
         ValueError: ``X`` is not of shape ``(n, 6)``, holds NaN or inf, or a negative K, B, S0 or
             sigma (the message names the row and column); ``n_paths`` or ``n_steps`` < 1;
-            ``T <= 0``; an unknown backend; a GPU backend without a usable GPU.
+            ``T <= 0``; an unknown backend; a GPU backend without a usable GPU; the
+            ``cupy-article`` normals buffer does not fit in GPU memory; inputs so extreme
+            (``mu T``, ``sigma sqrt(T)`` or ``-r T`` far beyond any market's) that a path
+            overflowed the floating-point range, so that no finite price exists to return.
     """
     options = check_options(X)
     n_paths = check_count("n_paths", n_paths)
@@ -133,4 +142,6 @@ def price_options(
     if options.shape[0] == 0:
         empty = np.zeros(0)
         return MCResult(empty, empty.copy(), n_paths, n_steps, name)
-    return _implementation(name)(options, n_paths, n_steps, T, seed)
+    result = _implementation(name)(options, n_paths, n_steps, T, seed)
+    check_finite_result(result, options, T)
+    return result

@@ -75,3 +75,28 @@ def check_options(X: object) -> np.ndarray:
                 f" ({negative.size} negative row(s) in all)"
             )
     return np.ascontiguousarray(arr)
+
+
+def check_finite_result(result, options: np.ndarray, T: float) -> None:
+    """Raises ValueError if a price, or a standard error over more than one path, is not finite.
+
+    Valid inputs can still be too extreme for floating point: a drift or volatility of thousands
+    of percent makes a path overflow, and a rate far below zero overflows the discount factor.
+    Rather than hand back a NaN or an infinite price, the row is named with its inputs.
+
+    Args:
+        result: the backend's ``MCResult`` for ``options``.
+        options: the checked batch, shape ``(n, 6)``.
+        T: maturity in years.
+    """
+    bad = ~np.isfinite(result.price)
+    if result.n_paths > 1:
+        bad |= ~np.isfinite(result.stderr)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        inputs = ", ".join(f"{c}={v:g}" for c, v in zip(COLUMNS, options[row], strict=True))
+        raise ValueError(
+            f"row {row} ({inputs}, T={T:g}) overflowed the floating-point range in the"
+            f" simulation ({int(bad.sum())} row(s) in all): mu*T, sigma*sqrt(T) or -r*T is far"
+            " too large for a price to exist in float arithmetic"
+        )

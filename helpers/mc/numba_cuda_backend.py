@@ -7,6 +7,8 @@ Each thread writes its path's discounted payoff; the sums are taken on the host,
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import cuda
 
@@ -31,11 +33,26 @@ def _payoff_kernel(out, X, n_paths, n_steps, T, key0, key1):
         )  # fmt: skip
 
 
+@cuda.jit
+def _probe_kernel(out):
+    out[0] = 1.0
+
+
+@functools.cache
 def is_usable() -> bool:
-    """True when numba.cuda can launch kernels: a CUDA device, or the simulator."""
+    """True when numba.cuda can compile and launch a kernel: a CUDA device, or the simulator.
+
+    A driver alone is not enough on a real GPU: compiling needs NVVM (the ``numba-cuda[cu12]``
+    wheel in the ``gpu`` extra, or conda's ``cuda-nvcc``). So a one-element kernel is compiled
+    and launched once, and any failure (no device, broken driver, no NVVM) counts as unusable.
+    """
     try:
-        return bool(cuda.is_available())
-    except Exception:  # a broken driver counts as no device
+        if not cuda.is_available():
+            return False
+        out = cuda.device_array(1, dtype=np.float64)
+        _probe_kernel[1, 1](out)
+        return bool(out.copy_to_host()[0] == 1.0)
+    except Exception:
         return False
 
 

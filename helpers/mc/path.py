@@ -65,6 +65,6 @@ def discounted_payoff(K, B, S0, sigma, mu, r, T, n_steps, key0, key1, option, pa
                 if total <= B * n:
                     return 0.0
     payoff = total / n_steps - K
-    if payoff < 0.0:
-        payoff = 0.0
+    if payoff <= 0.0:
+        return 0.0  # never exp(-r T) * 0: a large negative r T would make that inf * 0 = NaN
     return math.exp(-r * T) * payoff

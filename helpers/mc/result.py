@@ -63,5 +63,6 @@ def mean_and_stderr(total, total_sq, n_paths: int):
     mean = total / n_paths
     if n_paths == 1:
         return mean, mean * float("nan")
-    variance = (total_sq / n_paths - mean**2).clip(0.0, None) * (n_paths / (n_paths - 1))
+    with np.errstate(over="ignore", invalid="ignore"):  # price_options names an overflowed row
+        variance = (total_sq / n_paths - mean**2).clip(0.0, None) * (n_paths / (n_paths - 1))
     return mean, (variance / n_paths) ** 0.5
