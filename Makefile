@@ -32,9 +32,13 @@ book: $(STAMP)
 	@echo
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 
+# Both suites run even when the first fails, so one run reports every failure; the exit status
+# is non-zero if either failed.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval-lax chapters -p no:cacheprovider
+	status=0; \
+	$(BIN)/python -m pytest tests || status=1; \
+	$(BIN)/python -m pytest --nbval-lax chapters -p no:cacheprovider || status=1; \
+	exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.benchmark --out bench
