@@ -5,20 +5,25 @@
 * an ``Engine`` whose update step is MSE loss and an optimizer step, in full or mixed precision
   (``torch.amp``: float16 autocast with a ``GradScaler`` on CUDA, bfloat16 autocast on a CPU);
 * ``CosineAnnealingScheduler`` on the learning rate, stepped every iteration;
-* ``Timer(average=True)`` for the mean time of an update step (data loading excluded);
+* ``Timer(average=True)`` for the mean time of an update step over the latest epoch (data
+  loading and every other handler excluded; on CUDA the device is synchronised first);
 * ``ProgressBar`` (tqdm) with the running loss;
 * an evaluator with ``MeanAbsoluteError`` and ``Loss`` (MSE), run on validation data after every
   epoch, and a ``Checkpoint`` that keeps the model with the best validation MAE.
 
-Nothing here assumes CUDA: the device comes in as an argument.
+Checkpoints are written with ``KeepUntilReplacedSaver``, so a complete one exists at every
+moment, also when the process is killed while it writes the next (``latest_checkpoint`` finds
+it). Nothing here assumes CUDA: the device comes in as an argument.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events  # noqa: F401  (Events is re-exported)
 from ignite.handlers import (
@@ -119,7 +124,9 @@ class Training:
 
     Attributes:
         trainer: the training engine.
-        timer: Ignite ``Timer``; ``timer.value()`` is the mean update-step time in seconds.
+        timer: Ignite ``Timer``; ``timer.value()`` is the mean update-step time in seconds over
+            the latest epoch (it restarts at every epoch, so the first epoch's warm-up costs
+            leave a multi-epoch run's figure).
         losses: the training loss of every iteration, in order.
         evaluator: the validation engine, or None without validation data.
         validation: one ``{"epoch", "mae", "mse"}`` dictionary per epoch.
@@ -175,6 +182,13 @@ def setup_training(
     trainer = make_trainer(model, optimizer, device=device, precision=precision)
     scheduler = CosineAnnealingScheduler(optimizer, "lr", lr_start, lr_end, cycle_size)
     trainer.add_event_handler(Events.ITERATION_STARTED, scheduler)
+    device = torch.device(device)
+    if device.type == "cuda":
+        # CUDA work is asynchronous: the CuPy kernels that label a streamed batch may still be
+        # running when the step starts, and would be billed to it. Wait for them first.
+        trainer.add_event_handler(
+            Events.GET_BATCH_COMPLETED, lambda engine: torch.cuda.synchronize(device)
+        )
     timer = Timer(average=True)
     timer.attach(
         trainer,
@@ -183,6 +197,12 @@ def setup_training(
         pause=Events.ITERATION_COMPLETED,
         step=Events.ITERATION_COMPLETED,
     )
+    # Ignite's Timer.reset (the start event) leaves the timer running, so the epoch's first batch
+    # fetch, and the EPOCH_STARTED handlers attached below (set_epoch), would count as part of
+    # the first step. Pausing right after the reset (handlers of one event run in the order they
+    # were added) times the update steps only: from ITERATION_STARTED to ITERATION_COMPLETED,
+    # the step ending with ``loss.item()``, which waits for the device.
+    trainer.add_event_handler(Events.EPOCH_STARTED, timer.pause)
     training = Training(trainer=trainer, timer=timer, scheduler=scheduler)
     trainer.add_event_handler(
         Events.ITERATION_COMPLETED, lambda engine: training.losses.append(engine.state.output)
@@ -207,7 +227,7 @@ def setup_training(
         if checkpoint_dir is not None:
             training.checkpoint = Checkpoint(
                 {"model": model},
-                DiskSaver(str(checkpoint_dir), require_empty=False, atomic=True),
+                KeepUntilReplacedSaver(checkpoint_dir),
                 n_saved=1,
                 filename_prefix="best",
                 score_function=lambda engine: -engine.state.metrics["mae"],
@@ -226,29 +246,78 @@ def compare_precisions(
     lr_start: float,
     lr_end: float,
     precisions: tuple[str, ...] = PRECISIONS,
+    warmup: int = 3,
 ) -> dict[str, Training]:
-    """Trains a copy of ``initial`` on the same ``batches`` once per precision, for one epoch.
+    """Trains a copy of ``initial`` on the same ``batches`` once per precision, for one epoch,
+    timing the precisions fairly against each other.
 
     Each copy starts from the same weights with a fresh Adam and the same cosine schedule, so
     the runs differ only in precision; ``result[p].timer.value()`` is the mean update step.
+    Three things keep the timing fair:
+
+    * **warm-up**: before anything is timed, each precision runs ``warmup`` steps on a
+      throw-away copy of the network and optimizer, so one-off costs (kernel selection, the
+      allocator's first blocks, lazy initialisation) are paid outside the timed runs and not
+      by whichever precision happens to go first;
+    * **interleaving**: the timed runs take turns step by step (one float32 step, one mixed
+      step, on the same batch), the order swapping at every batch, so that a machine that
+      slows down or speeds up meanwhile (other processes, clocks, a busy shared CPU) weighs on
+      both alike. Each run is an Ignite engine interrupted after every iteration and resumed
+      with ``run`` (Ignite >= 0.5), so its ``Timer``, losses and state are the usual ones;
+    * **synchronisation**: on CUDA the device is synchronised before every timed step (and the
+      step ends with ``loss.item()``), so no asynchronous work crosses from one run to the other.
 
     Args:
-        initial: the network to copy (left untouched).
+        initial: the network to copy (left untouched, also on the device it is on).
         batches: ``(X, Y)`` batches, generated beforehand so that data costs no step time.
         device, lr_start, lr_end: as in ``setup_training``.
-        precisions: which of ``PRECISIONS`` to run, in order.
+        precisions: which of ``PRECISIONS`` to run.
+        warmup: untimed steps per precision before timing, ``>= 0`` (on the first batches).
+
+    Returns:
+        ``{precision: Training}`` in the order of ``precisions``, each after one full epoch.
+
+    Raises:
+        ValueError: no batches, a negative ``warmup`` or an unknown precision.
     """
-    import copy
+    if len(batches) < 1:
+        raise ValueError("batches must hold at least one (X, Y) batch")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0 steps, got {warmup}")
+    for precision in precisions:
+        _check_precision(precision)
+    device = torch.device(device)
+
+    def fresh_copy() -> tuple[nn.Module, torch.optim.Optimizer]:
+        model = copy.deepcopy(initial).to(device)
+        return model, torch.optim.Adam(model.parameters(), lr=lr_start)
+
+    for precision in precisions:
+        if warmup:
+            trainer = make_trainer(*fresh_copy(), device=device, precision=precision)
+            trainer.run(batches, max_iters=warmup)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
     results = {}
     for precision in precisions:
-        model = copy.deepcopy(initial).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr_start)
+        model, optimizer = fresh_copy()
         run = setup_training(model, optimizer, device=device, precision=precision,
                              lr_start=lr_start, lr_end=lr_end, cycle_size=max(len(batches), 2),
                              progress=False)  # fmt: skip
-        run.trainer.run(batches, max_epochs=1)
+        run.trainer.add_event_handler(Events.ITERATION_COMPLETED, Engine.interrupt)
         results[precision] = run
+    order = list(precisions)
+    for _ in range(len(batches)):
+        for precision in order:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            results[precision].trainer.run(batches, max_epochs=1)
+        order.reverse()
+    for precision, run in results.items():  # the last resume ends the epoch (EPOCH_COMPLETED)
+        state = run.trainer.run(batches, max_epochs=1)
+        if state.iteration != len(batches) or state.epoch != 1:
+            raise RuntimeError(f"the {precision} run stopped at iteration {state.iteration}")
     return results
 
 
@@ -283,6 +352,67 @@ class BestMAE:
         self.best, self.tolerance = float(state["best"]), float(state["tolerance"])
 
 
+class KeepUntilReplacedSaver(DiskSaver):
+    """Ignite's atomic ``DiskSaver``, deleting a checkpoint only once its successor is on disk.
+
+    With ``n_saved=1`` Ignite's ``Checkpoint`` calls the saver's ``remove(old)`` *before* it
+    saves the new file, and ``DiskSaver`` deletes at once. A process killed in between (SIGKILL,
+    the out-of-memory killer, a preempted node), which is while the new file is being written,
+    leaves no checkpoint at all: the one thing a checkpoint is for. This saver's ``remove`` only
+    notes the name; the file goes after the next successful save of the same kind of checkpoint
+    (the same ``basename``, such as ``last_checkpoint`` or ``best_model``). So after every save
+    exactly one file of each kind remains, as with ``DiskSaver``, and at every moment at least
+    one complete file exists: two for the instant between the new file's atomic rename and the
+    old one's deletion (``latest_checkpoint`` picks the newer).
+
+    Writes are atomic (a temporary file in ``dirname``, then renamed), by rank
+    ``save_on_rank`` only; an existing folder is fine (``require_empty=False``), so a resumed run
+    writes where it left off.
+
+    Args:
+        dirname: the checkpoint folder, created if missing.
+        save_on_rank: the distributed rank that writes and deletes files.
+    """
+
+    def __init__(self, dirname: str | Path, *, save_on_rank: int = 0) -> None:
+        super().__init__(str(dirname), atomic=True, require_empty=False, save_on_rank=save_on_rank)
+        self._pending: list[str] = []
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        super().__call__(checkpoint, filename, metadata)  # raises if writing fails: keep the old
+        basename = metadata["basename"] if metadata else ""
+        replaced = [old for old in self._pending if old.startswith(basename)]
+        self._pending = [old for old in self._pending if old not in replaced]
+        for old in replaced:
+            # a file of the same name was just overwritten atomically: it is the new one
+            if old != filename and idist.get_rank() == self.save_on_rank:
+                (self.dirname / old).unlink(missing_ok=True)
+
+    def remove(self, filename: str) -> None:
+        """Defers the deletion of ``filename`` until the next successful save of its kind."""
+        self._pending.append(filename)
+
+
+def latest_checkpoint(dirname: str | Path) -> Path | None:
+    """The ``last_checkpoint_<epoch>.pt`` in ``dirname`` with the highest epoch, or None.
+
+    ``attach_resumable_checkpoints`` leaves one such file after every epoch. A process killed
+    in the instant after a new one was renamed into place and before the old one was deleted
+    leaves two, both complete: the higher epoch is where to resume. Ignite's temporary files
+    (``tmp*``, from an interrupted atomic write) never match. A missing folder gives None.
+
+    Example:
+        >>> latest_checkpoint("no/such/folder") is None
+        True
+    """
+    found = {}
+    for path in Path(dirname).glob("last_checkpoint_*.pt"):
+        epoch = path.stem.removeprefix("last_checkpoint_")
+        if epoch.isdigit():
+            found[int(epoch)] = path
+    return found[max(found)] if found else None
+
+
 def attach_resumable_checkpoints(
     training: Training,
     model: nn.Module,
@@ -295,7 +425,9 @@ def attach_resumable_checkpoints(
     After every epoch's validation, ``BestMAE`` is updated; then ``last_checkpoint_*.pt`` (model,
     optimizer, grad scaler, scheduler, trainer state with the epoch, best MAE) replaces the
     previous one, and when the MAE improved by the tolerance, ``best_model_*.pt`` keeps the model.
-    Files are written atomically by rank 0 (Ignite's ``DiskSaver``).
+    Files are written atomically by rank 0, and a replaced file is deleted only after its
+    successor is complete (``KeepUntilReplacedSaver``), so a run killed at any moment leaves a
+    checkpoint to resume from: ``latest_checkpoint(dirname)``.
 
     Args:
         training: from ``setup_training(..., val_data=...)``.
@@ -315,8 +447,8 @@ def attach_resumable_checkpoints(
         raise ValueError("resumable checkpoints need validation data (setup_training val_data)")
     trainer = training.trainer
     tracker = BestMAE(tolerance)
-    saver = DiskSaver(str(dirname), require_empty=False, atomic=True)
-    best = Checkpoint({"model": model}, saver, filename_prefix="best", n_saved=1,
+    best = Checkpoint({"model": model}, KeepUntilReplacedSaver(dirname), filename_prefix="best",
+                      n_saved=1,
                       score_function=lambda engine: -tracker.best, score_name="neg_val_mae",
                       global_step_transform=global_step_from_engine(trainer))  # fmt: skip
     objects = {
@@ -328,7 +460,8 @@ def attach_resumable_checkpoints(
         "best_mae": tracker,
         "best_checkpoint": best,
     }
-    last = Checkpoint(objects, saver, filename_prefix="last", n_saved=1, include_self=True,
+    last = Checkpoint(objects, KeepUntilReplacedSaver(dirname), filename_prefix="last", n_saved=1,
+                      include_self=True,
                       global_step_transform=global_step_from_engine(trainer))  # fmt: skip
 
     @trainer.on(Events.EPOCH_COMPLETED)
