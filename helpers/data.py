@@ -3,8 +3,9 @@
 ``OptionDataSet`` wraps ``helpers.mc`` as a ``torch.utils.data.IterableDataset``, as the article
 wraps its CuPy kernel: each item draws ``batch`` option parameter sets from the article's domain
 (``helpers.domain``), prices them by Monte Carlo, and yields ``(X, Y)`` float32 tensors. On a GPU
-the arrays stay in device memory and reach PyTorch through DLPack without a copy; on a CPU they
-reach it through ``torch.from_numpy``, also without a copy.
+the parameters, drawn by NumPy on the host, are copied to the device once; the prices are
+computed there and both reach PyTorch through DLPack without a further copy. On a CPU they reach
+it through ``torch.from_numpy``, without a copy.
 
 Seeding: item ``k`` of epoch ``e`` on distributed rank ``q`` draws everything from
 ``numpy.random.SeedSequence([seed, e, q, k])``. Items are dealt round-robin to DataLoader workers,
@@ -61,6 +62,27 @@ def _distributed_rank() -> int:
     return 0
 
 
+def stream_labels(batches) -> torch.Tensor:
+    """All the labels of one pass over ``batches``, concatenated in the order they come.
+
+    Two streams are the same when these tensors are equal, which is how Chapter 2 compares a
+    dataset with itself, with another rank's and with its own pass through DataLoader workers.
+
+    Example:
+        >>> ds = OptionDataSet(max_len=2, n_paths=64, batch=3, seed=15, device="cpu")
+        >>> tuple(stream_labels(ds).shape)
+        (6,)
+
+    Args:
+        batches: an iterable of ``(X, Y)`` pairs: an ``OptionDataSet``, or a DataLoader over one
+            with ``batch_size=None``.
+
+    Returns:
+        A 1-D tensor: every ``Y`` of the pass, on the device the batches were on.
+    """
+    return torch.cat([y.reshape(-1) for _, y in batches])
+
+
 class OptionDataSet(IterableDataset):
     """An iterable of ``max_len`` Monte Carlo-labelled batches of random options.
 
@@ -79,7 +101,10 @@ class OptionDataSet(IterableDataset):
         n_steps: time steps per path (365: daily over a year).
         T: maturity in years.
         rank: the distributed rank whose stream to draw; ``None`` reads it from
-            ``torch.distributed`` when a process group is initialised, else 0.
+            ``torch.distributed`` when a process group is initialised, else 0. It is read in the
+            main process (at construction, at ``set_epoch`` and when iterated there) and kept
+            in ``self.rank``, so DataLoader workers started by spawn or forkserver, which have no
+            process group, still draw their rank's stream.
 
     Shape:
         Each item is ``(X, Y)``: ``X`` float32 ``(batch, 6)`` with columns
@@ -116,26 +141,39 @@ class OptionDataSet(IterableDataset):
                 raise ValueError("device 'cuda' needs CuPy and a CUDA GPU; use device='cpu'")
         elif self.device.type != "cpu":
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device}")
-        self.rank = rank
+        self._rank_argument = rank
+        self.rank = self._resolve_rank()
         self.epoch = 0
 
     def __len__(self) -> int:
         return self.max_len
 
+    def _resolve_rank(self) -> int:
+        """The rank given, else the process group's (0 without one)."""
+        if self._rank_argument is not None:
+            return int(self._rank_argument)
+        return _distributed_rank()
+
     def set_epoch(self, epoch: int) -> None:
-        """Selects the epoch's stream: without it every pass yields the same items."""
+        """Selects the epoch's stream: without it every pass yields the same items.
+
+        Called in the main process (the trainer does it at every epoch start), it also reads
+        the rank again, for a dataset built before the process group was joined.
+        """
         self.epoch = int(epoch)
+        self.rank = self._resolve_rank()
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         worker = get_worker_info()
+        if worker is None:  # the main process; a worker keeps the rank it was handed
+            self.rank = self._resolve_rank()
         first, step = (worker.id, worker.num_workers) if worker is not None else (0, 1)
         for k in range(first, self.max_len, step):
             yield self.item(k)
 
     def item_seeds(self, k: int) -> tuple[int, int]:
         """The seeds of item ``k``: one for its option parameters, one for its Monte Carlo."""
-        rank = _distributed_rank() if self.rank is None else self.rank
-        sequence = np.random.SeedSequence([self.seed, self.epoch, rank, k])
+        sequence = np.random.SeedSequence([self.seed, self.epoch, self.rank, k])
         params_seed, mc_seed = sequence.generate_state(2, dtype=np.uint64)
         return int(params_seed), int(mc_seed)
 

@@ -7,10 +7,19 @@ network reads) and ``price, stderr`` (float64), one row per option.
 
 * **Dask distributed does the work**: a ``LocalCUDACluster`` (dask-cuda), one worker per GPU,
   when GPUs exist, else a ``LocalCluster`` of CPU worker processes; ``scheduler="tcp://..."``
-  sends the same tasks to an existing Dask cluster (several machines sharing the output folder).
+  sends the same tasks to an existing Dask cluster (several machines sharing the output folder,
+  mounted at the same path). The client cannot see a remote cluster's GPUs, so there the backend
+  is ``numba`` unless ``backend="cupy"`` (``--backend cupy``) is given, ``workers`` is ignored,
+  and the Numba threads are set per worker by the worker itself (``NUMBA_NUM_THREADS``, all of
+  its machine's cores by default): start one single-threaded worker per machine
+  (``dask worker tcp://HOST:8786 --nworkers 1 --nthreads 1``).
 * **Nothing is lost**: a shard is written to a temporary name and renamed when complete, so a
-  killed run leaves no partial shard, and running the same command again computes only the
-  shards that are missing.
+  killed run leaves no partial shard (and the next run deletes the temporary files it left),
+  and running the same command again computes only the shards that are missing. The manifest
+  records each shard's SHA-256 as soon as it is written.
+* **Nothing is blessed**: a rerun checks every shard already on disk against the SHA-256 its
+  manifest recorded, and stops with an error naming a shard that was changed (delete it to
+  regenerate it), rather than hashing the changed bytes into a new manifest.
 * **Reproducible**: shard ``i`` draws its options and its normals from seeds derived from
   ``(seed, i)`` alone, so the shards are the same, byte for byte, from 1 worker or 20.
 * The last ``val_shards`` shards form the validation split.
@@ -29,6 +38,7 @@ import numpy as np
 
 from . import __version__
 from .domain import COLUMNS, sample_options
+from .mc import BACKENDS
 from .mc.checks import check_count, check_seed
 
 MANIFEST = "manifest.json"
@@ -76,19 +86,32 @@ def make_shard(
     return pa.table(columns)
 
 
+def temporary_name(index: int) -> str:
+    """The name shard ``index`` is written under before its rename: hidden, per process."""
+    return f".{shard_name(index)}.{os.getpid()}.tmp"
+
+
+TEMPORARY_PATTERN = ".shard-*.parquet.*.tmp"
+"""Glob of ``temporary_name``: the files a killed writer can leave behind."""
+
+
 def write_shard(out: Path, index: int, table) -> dict:
     """Writes shard ``index`` atomically (temporary name, then rename); returns its entry."""
     import pyarrow.parquet as pq
 
     final = out / shard_name(index)
-    tmp = out / f".{shard_name(index)}.{os.getpid()}.tmp"
+    tmp = out / temporary_name(index)
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, final)
     return {"index": index, "file": final.name, "rows": table.num_rows, "sha256": sha256(final)}
 
 
 def build_shard(out: str, index: int, spec: dict, threads: int) -> dict:
-    """The Dask task: price shard ``index`` of ``spec`` and write it into ``out``."""
+    """The Dask task: price shard ``index`` of ``spec`` and write it into ``out``.
+
+    ``threads > 0`` sets Numba's thread count (a local cluster shares this machine's cores among
+    its workers); ``0`` leaves the worker's own setting (a remote cluster).
+    """
     if threads > 0:
         import numba
 
@@ -102,6 +125,57 @@ def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _remove_temporaries(out: Path) -> list[str]:
+    """Deletes the temporary files a killed run left in ``out``; returns their names."""
+    stale = [*out.glob(TEMPORARY_PATTERN), out / (MANIFEST + ".tmp")]
+    removed = []
+    for path in stale:
+        if path.exists():
+            path.unlink()
+            removed.append(path.name)
+    return removed
+
+
+def _existing_shards(out: Path, shards: int, recorded: dict[int, str]) -> dict[int, dict]:
+    """Hashes the shards already in ``out`` and checks them against the recorded SHA-256s.
+
+    Raises:
+        ValueError: a shard whose bytes differ from the hash the manifest recorded (the message
+            names it): it was changed after it was written.
+    """
+    entries = {}
+    for i in range(shards):
+        path = out / shard_name(i)
+        if not path.exists():
+            continue
+        digest = sha256(path)
+        if i in recorded and digest != recorded[i]:
+            raise ValueError(
+                f"shard {path.name} in {out} was changed after it was written: its SHA-256 "
+                f"differs from the one {MANIFEST} recorded; delete it to regenerate it"
+            )
+        entries[i] = {"index": i, "file": path.name, "rows": _rows(path), "sha256": digest}
+    return entries
+
+
+def _manifest(spec: dict, entries: dict[int, dict], complete: bool) -> dict:
+    """The manifest of ``spec`` with the shards in ``entries`` (all of them when complete)."""
+    shard_list = []
+    for i in sorted(entries):
+        params_seed, mc_seed = shard_seeds(spec["seed"], i)
+        split = "validation" if i >= spec["shards"] - spec["val_shards"] else "train"
+        shard_list.append(entries[i] | {"split": split, "params_seed": params_seed,
+                                        "mc_seed": mc_seed})  # fmt: skip
+    return {"spec": spec, "complete": complete, "code_version": __version__, "shards": shard_list}
+
+
+def task_key(spec: dict, out: Path, index: int) -> str:
+    """The Dask key of shard ``index``: unique to the spec and the output folder, so that two
+    runs sharing a cluster never take each other's results for their own."""
+    tag = json.dumps({"spec": spec, "out": str(out.resolve())}, sort_keys=True)
+    return f"shard-{hashlib.sha256(tag.encode()).hexdigest()[:12]}-{index:05d}"
 
 
 def _start_client(workers: int, scheduler: str | None, gpus: int):
@@ -150,15 +224,23 @@ def generate(
         options_per_shard: options (rows) per shard.
         paths: Monte Carlo paths per option.
         seed: the dataset's seed, in ``[0, 2**64)``.
-        workers: Dask CPU worker processes (ignored on GPUs: one worker per GPU).
+        workers: Dask CPU worker processes of the local cluster (ignored on GPUs: one worker
+            per GPU; and with ``scheduler``: the cluster has its own workers).
         val_shards: how many of the last shards form the validation split, ``>= 1``.
         n_steps, T: time steps per path and maturity in years.
-        backend: Monte Carlo backend; ``None`` picks ``cupy`` with GPUs, else ``numba``.
-        scheduler: address of an existing Dask scheduler, instead of a local cluster.
+        backend: Monte Carlo backend (one of ``helpers.mc.BACKENDS``); ``None`` picks ``cupy``
+            when this machine has GPUs, else ``numba``. With ``scheduler`` the GPUs of the
+            workers are not seen from here: ``None`` means ``numba``; pass ``"cupy"`` for GPU
+            workers.
+        scheduler: address of an existing Dask scheduler (``"tcp://HOST:8786"``), instead of a
+            local cluster. Its workers must see ``out`` at the same path; each sets its own
+            Numba thread count (``NUMBA_NUM_THREADS``).
         progress: show a tqdm bar of shards done.
 
     Raises:
-        ValueError: bad sizes, or ``out`` already holds a dataset made with other settings.
+        ValueError: bad sizes or backend, ``out`` already holds a dataset made with other
+            settings, or a shard on disk differs from the SHA-256 its manifest recorded (the
+            message names it; delete it to regenerate it).
     """
     from tqdm.auto import tqdm
 
@@ -167,6 +249,8 @@ def generate(
         raise ValueError(f"shards must be >= 2 (training and validation), got {shards}")
     if not 1 <= val_shards < shards:
         raise ValueError(f"val_shards must be in [1, {shards - 1}], got {val_shards}")
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)} or None, got {backend!r}")
     gpus = _gpu_count() if scheduler is None else 0
     spec = {
         "schema_version": SCHEMA_VERSION,
@@ -184,22 +268,26 @@ def generate(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
+    recorded: dict[int, str] = {}
     if manifest_path.exists():
         previous = json.loads(manifest_path.read_text())
         changed = {k: (previous.get("spec", {}).get(k), v) for k, v in spec.items()
                    if previous.get("spec", {}).get(k) != v}  # fmt: skip
         if changed:
             raise ValueError(f"{out} holds a dataset made with other settings: {changed}")
-    _write_json(manifest_path, {"spec": spec, "complete": False, "code_version": __version__})
-    missing = [i for i in range(shards) if not (out / shard_name(i)).exists()]
-    entries = {}
+        recorded = {s["index"]: s["sha256"] for s in previous.get("shards", [])}
+    _remove_temporaries(out)  # what a killed run left: never under a shard's name
+    entries = _existing_shards(out, shards, recorded)  # checked before anything is rewritten
+    _write_json(manifest_path, _manifest(spec, entries, complete=False))
+    missing = [i for i in range(shards) if i not in entries]
     if missing:
         client = _start_client(workers, scheduler, gpus)
         try:
             n_workers = max(len(client.scheduler_info()["workers"]), 1)
-            threads = 0 if gpus else max(1, (os.cpu_count() or 1) // n_workers)
+            local_cpus = scheduler is None and not gpus
+            threads = max(1, (os.cpu_count() or 1) // n_workers) if local_cpus else 0
             futures = [client.submit(build_shard, str(out.resolve()), i, spec, threads,
-                                     key=f"shard-{spec['seed']}-{i}", pure=False)
+                                     key=task_key(spec, out, i), pure=False)
                        for i in missing]  # fmt: skip
             from dask.distributed import as_completed
 
@@ -207,26 +295,13 @@ def generate(
                                disable=not progress):  # fmt: skip
                 entry = future.result()
                 entries[entry["index"]] = entry
+                # a run killed after this point still knows the hash of the shard it wrote
+                _write_json(manifest_path, _manifest(spec, entries, complete=False))
         finally:
             client.close()
             if scheduler is None and client.cluster is not None:
                 client.cluster.close()
-    for i in range(shards):
-        if i not in entries:
-            path = out / shard_name(i)
-            entries[i] = {
-                "index": i,
-                "file": path.name,
-                "rows": _rows(path),
-                "sha256": sha256(path),
-            }
-    shard_list = []
-    for i in range(shards):
-        params_seed, mc_seed = shard_seeds(spec["seed"], i)
-        split = "validation" if i >= shards - val_shards else "train"
-        shard_list.append(entries[i] | {"split": split, "params_seed": params_seed,
-                                        "mc_seed": mc_seed})  # fmt: skip
-    manifest = {"spec": spec, "complete": True, "code_version": __version__, "shards": shard_list}
+    manifest = _manifest(spec, entries, complete=True)
     _write_json(manifest_path, manifest)
     return manifest
 
@@ -295,11 +370,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--options-per-shard", type=int, required=True)
     parser.add_argument("--paths", type=int, required=True, help="Monte Carlo paths per option")
     parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=1, help="Dask CPU worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="CPU worker processes of the local Dask cluster"
+    )
     parser.add_argument("--val-shards", type=int, default=1, help="last shards kept for validation")
     parser.add_argument("--steps", type=int, default=365, help="time steps per path")
-    parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
-    parser.add_argument("--backend", default=None, help="Monte Carlo backend (default: auto)")
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of an existing Dask scheduler (tcp://HOST:8786); its workers must see "
+        "--out at the same path, and each sets its own Numba threads (NUMBA_NUM_THREADS)",
+    )
+    parser.add_argument(
+        "--backend",
+        default=None,
+        choices=BACKENDS,
+        help="Monte Carlo backend (default: cupy with local GPUs, else numba; with --scheduler "
+        "numba unless --backend cupy is given)",
+    )
     args = parser.parse_args(argv)
     try:
         manifest = generate(args.out, args.shards, args.options_per_shard, args.paths, args.seed,

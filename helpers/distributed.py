@@ -66,10 +66,17 @@ def wrap(model: torch.nn.Module, context: Context) -> torch.nn.Module:
     return DistributedDataParallel(model, device_ids=device_ids, broadcast_buffers=False)
 
 
-def cleanup() -> None:
-    """Leaves the process group, so that every process exits cleanly."""
+def cleanup(barrier: bool = True) -> None:
+    """Leaves the process group, so that every process exits cleanly.
+
+    Args:
+        barrier: wait for every process first, the normal end of a run. After an error pass
+            ``False``: the other processes may never reach the barrier, and this one must exit
+            so that torchrun notices the failure and stops them.
+    """
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.data import OptionDataSet, data_pointer, to_torch
+from helpers import data
+from helpers.data import OptionDataSet, data_pointer, stream_labels, to_torch
 from helpers.domain import DOMAIN_HIGH
 from helpers.mc import cupy_backend, price_options
 
@@ -75,7 +76,36 @@ def test_dataloader_workers_draw_distinct_items_and_keep_the_stream():
 def test_ranks_draw_different_parameters_and_normals():
     a, b = small(rank=0), small(rank=1)
     assert a.item_seeds(0)[0] != b.item_seeds(0)[0]
-    assert a.item_seeds(0)[1] != b.item_seeds(0)[1]
+    assert not torch.equal(a.item(0)[0], b.item(0)[0])  # other options
+    X = a.item(0)[0].numpy()  # the same options, priced with each rank's Monte Carlo seed
+    prices = [
+        price_options(X, 64, n_steps=12, seed=ds.item_seeds(0)[1], backend="numba").price
+        for ds in (a, b)
+    ]
+    alive = (prices[0] > 0) | (prices[1] > 0)  # a deep knock-out is 0 whatever the normals
+    assert alive.sum() >= 3 and np.all(prices[0][alive] != prices[1][alive])  # other normals
+
+
+def test_item_seeds_are_all_distinct():
+    seeds = [seed for k in range(4) for seed in small().item_seeds(k)]
+    assert len(set(seeds)) == 8
+
+
+def test_rank_is_read_in_the_main_process_and_kept_by_workers(monkeypatch):
+    monkeypatch.setattr(data, "_distributed_rank", lambda: 1)  # as if rank 1 of a group
+    ds = small(rank=None)
+    assert ds.rank == 1
+    monkeypatch.setattr(data, "_distributed_rank", lambda: 0)  # a spawned worker: no group
+    monkeypatch.setattr(data, "get_worker_info", lambda: type("W", (), {"id": 0, "num_workers": 1}))
+    assert torch.equal(stacked(ds), stacked(small(rank=1)))
+    monkeypatch.setattr(data, "get_worker_info", lambda: None)  # the main process reads it again
+    assert torch.equal(stacked(ds), stacked(small(rank=0)))
+
+
+def test_stream_labels_concatenates_a_pass_in_order():
+    ds = small()
+    assert torch.equal(stream_labels(ds), torch.cat([y for _, y in ds]))
+    assert stream_labels(ds).shape == (15,)
 
 
 def test_cpu_hand_over_shares_memory():

@@ -73,9 +73,57 @@ def test_rerun_computes_only_missing_shards(dataset, copy):
     assert all(after[name] == mtime for name, mtime in before.items())  # untouched
 
 
-def test_killed_generation_leaves_no_partial_shard_and_rerun_completes(dataset, tmp_path):
+def test_rerun_deletes_the_temporary_files_a_killed_run_left(dataset, copy):
     _, reference = dataset
+    (copy / datagen.shard_name(2)).unlink()
+    stale = copy / f".{datagen.shard_name(2)}.999999.tmp"  # another process's, long gone
+    assert stale.match(datagen.TEMPORARY_PATTERN)
+    stale.write_bytes(b"half a parquet file")
+    (copy / (datagen.MANIFEST + ".tmp")).write_text("{")
+    again = datagen.generate(copy, workers=1, **SMALL)
+    assert not list(copy.glob(".*.tmp")) and not list(copy.glob("*.tmp"))
+    assert hashes(again) == hashes(reference)
+
+
+def test_rerun_refuses_a_tampered_shard_instead_of_hashing_it_again(dataset, copy):
+    shard = copy / datagen.shard_name(1)
+    raw = bytearray(shard.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    shard.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"shard-00001\.parquet .* was changed.*delete it"):
+        datagen.generate(copy, workers=1, **SMALL)
+    with pytest.raises(ValueError, match="shard-00001.parquet .* was changed"):
+        datagen.verify(copy)  # the manifest still holds the hash of the shard as written
+    shard.unlink()  # the remedy the message names
+    assert hashes(datagen.generate(copy, workers=1, **SMALL)) == hashes(dataset[1])
+
+
+def test_an_existing_dask_scheduler_writes_the_same_shards_as_a_local_cluster(dataset, tmp_path):
+    from dask.distributed import LocalCluster
+
+    _, local = dataset
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:  # fmt: skip
+        remote = datagen.generate(tmp_path, scheduler=cluster.scheduler_address, **SMALL)
+    assert remote["spec"]["backend"] == "numba"  # the client sees no GPUs of a remote cluster
+    assert hashes(remote) == hashes(local)
+
+
+def test_task_keys_differ_between_specs_and_output_folders(dataset, tmp_path):
+    out, manifest = dataset
+    spec = manifest["spec"]
+    key = datagen.task_key(spec, out, 1)
+    assert key == datagen.task_key(spec, out, 1)
+    assert key != datagen.task_key(spec, out, 2)
+    assert key != datagen.task_key(spec, tmp_path, 1)
+    assert key != datagen.task_key(spec | {"paths": 65}, out, 1)
+
+
+def test_killed_generation_leaves_no_partial_shard_and_rerun_completes(tmp_path):
     spec = dict(SMALL, shards=12, options_per_shard=64, paths=2_000)
+    reference = datagen.generate(tmp_path / "reference", workers=1, **spec)  # uninterrupted
+    tmp_path = tmp_path / "killed"
+    tmp_path.mkdir()
     command = [sys.executable, "-m", "helpers.datagen", "--out", str(tmp_path),
                "--shards", "12", "--options-per-shard", "64", "--paths", "2000",
                "--seed", "3", "--steps", "20", "--workers", "1"]  # fmt: skip
@@ -88,14 +136,16 @@ def test_killed_generation_leaves_no_partial_shard_and_rerun_completes(dataset, 
     process.wait()
     done = sorted(tmp_path.glob("shard-*.parquet"))
     assert 1 <= len(done) < 12, "the run should have been killed midway"
-    for leftover in tmp_path.glob(".shard-*"):
-        leftover.unlink()  # a killed writer's temporary file: never under a shard's name
-    for shard in done:  # every shard that exists is complete and readable
+    expected = {s["file"]: s["sha256"] for s in reference["shards"]}
+    for shard in done:  # every shard that exists is complete, and the uninterrupted run's bytes
         assert datagen._rows(shard) == 64
+        assert datagen.sha256(shard) == expected[shard.name]
     with pytest.raises(ValueError, match="incomplete"):
         datagen.verify(tmp_path)
     completed = datagen.generate(tmp_path, workers=1, **spec)
     assert len(completed["shards"]) == 12 and datagen.verify(tmp_path)
+    assert hashes(completed) == hashes(reference)
+    assert not list(tmp_path.glob(".*.tmp"))  # a killed writer's temporary file is gone
 
 
 def test_changed_settings_are_refused(copy):
@@ -137,5 +187,7 @@ def test_bad_generation_arguments_are_refused(tmp_path):
         datagen.generate(tmp_path, **(SMALL | {"shards": 1}))
     with pytest.raises(ValueError, match="val_shards"):
         datagen.generate(tmp_path, val_shards=4, **SMALL)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        datagen.generate(tmp_path, backend="cuda", **SMALL)
     with pytest.raises(ValueError, match="rank"):
         FileOptionDataSet(str(tmp_path), rank=2, world_size=2)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import datagen, distributed
+from helpers import datagen, distributed, train
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 
@@ -73,25 +73,63 @@ def test_streaming_script_trains_on_two_gloo_processes_with_different_data(tmp_p
 
 def files_args(data: Path, checkpoints: Path, epochs: int) -> list[str]:
     return ["--data", str(data), "--checkpoints", str(checkpoints), "--epochs", str(epochs),
-            "--batch", "32", "--hidden", "16"]  # fmt: skip
+            "--batch", "32", "--hidden", "16", "--log-all-ranks"]  # fmt: skip
 
 
-def test_files_script_saves_checkpoints_and_resumes_from_them(tmp_path, file_dataset):
-    script = script_from("06_datasets_on_disk.ipynb", "ddp_files.py", tmp_path)
-    checkpoints = tmp_path / "checkpoints"
-    first = distributed.torchrun(str(script), 2, files_args(file_dataset, checkpoints, 2))
-    assert first.stdout.count("validation MAE") == 2
-    assert (checkpoints / "last_checkpoint_2.pt").exists()
-    assert len(list(checkpoints.glob("best_model_*.pt"))) == 1
+def final_maes(stdout: str) -> dict[int, str]:
+    """Each rank's final validation MAE, as ``--log-all-ranks`` prints it (full repr)."""
+    return {int(r): mae for r, mae in re.findall(r"^rank (\d) final val_mae (\S+)$", stdout, re.M)}
+
+
+@pytest.fixture(scope="module")
+def files_script(tmp_path_factory) -> Path:
+    return script_from("06_datasets_on_disk.ipynb", "ddp_files.py", tmp_path_factory.mktemp("s"))
+
+
+@pytest.fixture(scope="module")
+def resumed_run(tmp_path_factory, file_dataset, files_script):
+    """Two epochs, then a second run resumed from their checkpoint up to epoch 3."""
+    checkpoints = tmp_path_factory.mktemp("resumed") / "checkpoints"
+    first = distributed.torchrun(str(files_script), 2, files_args(file_dataset, checkpoints, 2))
+    listing = sorted(p.name for p in checkpoints.glob("*.pt"))
     resume = ["--resume", str(checkpoints / "last_checkpoint_2.pt")]
-    second = distributed.torchrun(str(script), 2, files_args(file_dataset, checkpoints, 3) + resume)
+    second = distributed.torchrun(
+        str(files_script), 2, files_args(file_dataset, checkpoints, 3) + resume
+    )
+    return first, listing, second, checkpoints
+
+
+def test_files_script_saves_checkpoints_and_resumes_from_them(resumed_run):
+    first, listing, second, checkpoints = resumed_run
+    assert first.stdout.count("validation MAE") == 2 and first.stdout.count(" MSE ") == 2
+    assert "last_checkpoint_2.pt" in listing
+    assert len([name for name in listing if name.startswith("best_model_")]) == 1
     assert "resumed from" in second.stdout and "at epoch 2" in second.stdout
     assert re.findall(r"^epoch (\d+):", second.stdout, re.M) == ["3"]
     assert sorted(p.name for p in checkpoints.glob("last_*")) == ["last_checkpoint_3.pt"]
 
 
+def test_files_script_ranks_agree_on_the_all_reduced_validation_mae(resumed_run):
+    for run in resumed_run[0], resumed_run[2]:
+        maes = final_maes(run.stdout)
+        assert sorted(maes) == [0, 1]  # each rank computed its own, over its share of the rows
+        assert maes[0] == maes[1] and float(maes[0]) > 0
+
+
+def test_files_script_resumed_run_ends_where_an_uninterrupted_run_does(
+    resumed_run, file_dataset, files_script, tmp_path
+):
+    first, _, second, _ = resumed_run
+    straight = distributed.torchrun(
+        str(files_script), 2, files_args(file_dataset, tmp_path / "checkpoints", 3)
+    )
+    epochs = re.findall(r"^(epoch \d+: .*), best", straight.stdout, re.M)  # MAE and MSE
+    assert epochs[:2] == re.findall(r"^(epoch \d+: .*), best", first.stdout, re.M)
+    assert final_maes(straight.stdout) == final_maes(second.stdout)  # same batches, same steps
+
+
 def test_files_script_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path, file_dataset):
-    script = script_from("06_datasets_on_disk.ipynb", "ddp_files.py", tmp_path)
+    script = script_from("06_datasets_on_disk.ipynb", "ddp_files.py", tmp_path)  # its own copy
     checkpoints = tmp_path / "checkpoints"
     log = open(tmp_path / "killed.log", "w")
     command = torchrun_command(script, *files_args(file_dataset, checkpoints, 10_000))
@@ -105,9 +143,12 @@ def test_files_script_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_p
     process.wait()
     log.close()
     saved = list(checkpoints.glob("last_checkpoint_*.pt"))
-    assert len(saved) == 1, "exactly one complete last checkpoint survives the kill"
-    epoch = int(saved[0].stem.rsplit("_", 1)[1])
-    resume = ["--resume", str(saved[0])]
+    # one, or two when the kill fell between writing the next and deleting the previous one
+    assert 1 <= len(saved) <= 2, "a complete last checkpoint survives the kill"
+    latest = train.latest_checkpoint(checkpoints)
+    epoch = int(latest.stem.rsplit("_", 1)[1])
+    assert epoch == max(int(p.stem.rsplit("_", 1)[1]) for p in saved)
+    resume = ["--resume", str(latest)]
     resumed = distributed.torchrun(
         str(script), 2, files_args(file_dataset, checkpoints, epoch + 1) + resume
     )
