@@ -3,7 +3,8 @@
 All rates are *path-steps per second*: options x paths x steps simulated, over wall seconds. The
 workload is a batch of Asian options (barrier ``B = 0``, drift ``mu = r``), so no path is knocked
 out early and every path really takes every step, as in QuantLib's engine, the ratio anchor.
-Each timing follows a warm-up call (compilation is not timed) and takes the best of ``repeats``.
+Each timing follows a warm-up call (compilation is not timed) and takes the best of ``repeats``;
+QuantLib's anchor, which compiles nothing, takes the best of 2 runs with no warm-up.
 
 Run ``python -m helpers.benchmark --out bench`` (``make bench``) to write ``results.md`` and
 ``results.json``.
@@ -28,6 +29,13 @@ from .mc import available_backends, price_options
 
 ANCHOR_OPTION = {"S0": 100.0, "K": 100.0, "sigma": 0.2, "r": 0.05}
 """The at-the-money Asian call timed on QuantLib and on every backend with the same paths."""
+
+GPU_PATHS = 8_192
+"""Paths per option when a CuPy kernel is timed: with ``throughput_options`` = 4,800 options and
+365 steps, 1.4e10 path-steps, tens of milliseconds at the GPU target, long enough to measure."""
+
+GPU_TARGET = 5e11
+"""Path-steps per second the ``cupy`` backend (in-kernel Philox RNG) should reach on an H100."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,9 @@ def asian_batch(n_options: int, seed: int = 0) -> np.ndarray:
     return X
 
 
-def _best_seconds(run, repeats: int) -> float:
-    run()  # warm-up: JIT compilation, kernel loading, caches
+def _best_seconds(run, repeats: int, warm_up: bool = True) -> float:
+    if warm_up:
+        run()  # warm-up: JIT compilation, kernel loading, caches
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
@@ -88,7 +97,31 @@ def time_backend(
     seconds = _best_seconds(
         lambda: price_options(X, n_paths, n_steps=n_steps, seed=1, backend=backend), repeats
     )
+    if backend.startswith("cupy"):
+        _release_gpu_memory()
     return Timing("batch", backend, X.shape[0], n_paths, n_steps, _threads(backend), seconds)
+
+
+def _release_gpu_memory() -> None:
+    """Hands CuPy's cached blocks (the article's normals buffer) back to the driver, so that the
+    next measurement (PyTorch's, say) finds the GPU's memory free."""
+    import cupy
+
+    cupy.get_default_memory_pool().free_all_blocks()
+
+
+def gpu_free_bytes() -> int:
+    """Free GPU memory in bytes, CuPy's cached blocks included (as ``price_article`` counts)."""
+    import cupy
+
+    return cupy.cuda.runtime.memGetInfo()[0] + cupy.get_default_memory_pool().free_bytes()
+
+
+def gpu_name() -> str:
+    """The CUDA device's name, as the driver reports it."""
+    import cupy
+
+    return cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
 
 
 def anchor_option() -> np.ndarray:
@@ -122,8 +155,19 @@ def time_numba_anchor(n_paths: int, threads: int, n_steps: int = 365) -> Timing:
     return Timing("anchor", "numba", 1, n_paths, n_steps, threads, t.seconds)
 
 
-def time_article_kernel(n_options: int, n_paths: int, n_steps: int = 365) -> dict[str, float]:
-    """GPU only: seconds to draw the article's normals buffer, and to draw it and run its kernel."""
+def time_article_kernel(n_options: int, n_paths: int, n_steps: int = 365) -> dict:
+    """GPU only: the article's launch split into drawing its normals and pricing with them.
+
+    Times, best of 3 after a warm-up, (1) drawing the ``n_options * n_paths * n_steps`` float32
+    normals with ``cupy.random``, (2) the article's whole launch (``price_article``: draw, kernel,
+    reduction) and (3) the in-kernel Philox backend on the same batch. Pricing alone is (2) - (1).
+    Each count is one normal per path-step, so every figure is also a rate in path-steps/s.
+
+    Returns:
+        The sizes, the device's name, the three times (``*_s``) and the rates
+        (``*_path_steps_per_second``) of drawing, of pricing after the draw, of the whole launch
+        and of the Philox kernel.
+    """
     import cupy
 
     from .mc import cupy_backend
@@ -135,7 +179,8 @@ def time_article_kernel(n_options: int, n_paths: int, n_steps: int = 365) -> dic
         cupy.random.default_rng(1).standard_normal(count, dtype=cupy.float32)
         cupy.cuda.Device().synchronize()
 
-    return {
+    figures = {
+        "device": gpu_name(),
         "options": n_options,
         "paths": n_paths,
         "steps": n_steps,
@@ -143,8 +188,17 @@ def time_article_kernel(n_options: int, n_paths: int, n_steps: int = 365) -> dic
         "generate_and_price_s": _best_seconds(
             lambda: cupy_backend.price_article(X, n_paths, n_steps, 1.0, 1), 3
         ),
-        "philox_kernel_s": time_backend("cupy", X, n_paths, n_steps).seconds,
     }
+    _release_gpu_memory()
+    figures["philox_kernel_s"] = time_backend("cupy", X, n_paths, n_steps).seconds
+    pricing_s = figures["generate_and_price_s"] - figures["generate_normals_s"]
+    figures |= {
+        "normals_path_steps_per_second": count / figures["generate_normals_s"],
+        "article_pricing_path_steps_per_second": count / pricing_s if pricing_s > 0 else None,
+        "article_launch_path_steps_per_second": count / figures["generate_and_price_s"],
+        "philox_path_steps_per_second": count / figures["philox_kernel_s"],
+    }
+    return figures
 
 
 SLOW_BACKEND_OPTIONS = 64
@@ -154,9 +208,12 @@ SLOW_BACKEND_OPTIONS = 64
 def workload(backend: str, sizes: config.Sizes) -> tuple[np.ndarray, int]:
     """The batch ``X`` (shape ``(n, 6)``) and paths per option at which a backend is timed.
 
-    The fast backends get ``sizes.throughput_options`` x ``sizes.throughput_paths``; the NumPy
+    The CPU backends get ``sizes.throughput_options`` x ``sizes.throughput_paths``; the NumPy
     reference (which holds every path in memory) and numba.cuda under the CUDA simulator (Python)
-    get at most ``SLOW_BACKEND_OPTIONS`` options and their own, smaller path counts.
+    get at most ``SLOW_BACKEND_OPTIONS`` options and their own, smaller path counts. The CuPy
+    kernels get at least ``GPU_PATHS`` paths, so that a launch lasts long enough to time; for
+    ``cupy-article`` the options are halved until its normals buffer (and its output) takes at
+    most half the GPU's free memory, leaving room for the generator and for PyTorch.
     """
     X = asian_batch(sizes.throughput_options)
     simulated = backend == "numba-cuda" and os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
@@ -164,6 +221,16 @@ def workload(backend: str, sizes: config.Sizes) -> tuple[np.ndarray, int]:
         return X[:SLOW_BACKEND_OPTIONS], sizes.numpy_paths
     if simulated:
         return X[:SLOW_BACKEND_OPTIONS], sizes.simulator_paths
+    if backend == "cupy":
+        return X, max(sizes.throughput_paths, GPU_PATHS)
+    if backend == "cupy-article":
+        from .mc.cupy_backend import normals_buffer_bytes
+
+        paths, room = max(sizes.throughput_paths, GPU_PATHS), gpu_free_bytes() // 2
+        n = len(X)
+        while n > 1 and normals_buffer_bytes(n, paths, 365) + 4 * n * paths > room:
+            n //= 2
+        return X[:n], paths
     return X, sizes.throughput_paths
 
 
@@ -253,34 +320,87 @@ def time_training_sources(sizes: config.Sizes, folder: Path, steps: int = 20) ->
     return {"device": str(device), "batch": sizes.train_batch, "steps": steps} | rates
 
 
-def time_inference(sizes: config.Sizes, batches: tuple[int, ...] = (1, 1_000, 1_000_000)) -> dict:
+GREEKS_BUMP = 0.01
+"""Bump-and-revalue step of each input, as a fraction of its range (``DOMAIN_HIGH``)."""
+
+
+def bump_and_revalue_batch(X: np.ndarray, fraction: float = GREEKS_BUMP) -> np.ndarray:
+    """The 13 rows per option that bump-and-revalue Greeks price: the option itself, then each of
+    its six inputs bumped up and down (central differences; gamma reuses the base price).
+
+    A bump is ``fraction`` of the input's range; a bump below zero stops at zero.
+
+    Args:
+        X: options, shape ``(n, 6)``.
+
+    Returns:
+        Array of shape ``(13 n, 6)``: rows ``13 i .. 13 i + 12`` belong to option ``i``.
+    """
+    from .domain import DOMAIN_HIGH
+
+    X = np.asarray(X, dtype=np.float64)
+    shifts = np.zeros((13, 6))
+    for j in range(6):
+        shifts[1 + 2 * j, j], shifts[2 + 2 * j, j] = 1.0, -1.0
+    rows = X[:, None, :] + shifts[None, :, :] * fraction * DOMAIN_HIGH
+    return np.maximum(rows, 0.0).reshape(-1, 6)
+
+
+def time_inference(
+    sizes: config.Sizes,
+    batches: tuple[int, ...] = (1, 1_000, 1_000_000),
+    *,
+    mc_options: int = 64,
+    greeks_options: int | None = None,
+) -> dict:
     """The shipped network against Monte Carlo at equal accuracy (Chapter 7).
 
     Monte Carlo gets the number of paths whose standard error equals the network's test MAE,
     ``(payoff standard deviation / MAE)^2``, the payoff's standard deviation taken from the test
-    set's own labels; both price the same options from the test set.
+    set's own labels; both price the same options from the test set. The network runs on
+    ``helpers.data.default_device()`` (synchronised before the clock stops on CUDA); a network
+    batch is timed best of 3 after a warm-up (best of 1 from 100,000 options), Monte Carlo once
+    after a small warm-up call that compiles its kernel.
+
+    Bump-and-revalue Greeks are timed for real: ``bump_and_revalue_batch`` (13 rows per option)
+    of the first ``greeks_options`` test options (default 64 on a GPU, 2 on a CPU), priced in
+    one ``price_options`` call at the matched paths.
+
+    Returns:
+        A JSON-ready dictionary: ``device``, ``mae``, ``matched_paths``, the network's options per
+        second by batch, Monte Carlo's, the speed-up, and the Greeks rates of both.
     """
     import torch
 
     from . import greeks, pretrain, pricing
+    from .data import default_device
     from .model import DATA_DIR, load_pretrained
 
-    model = load_pretrained()
+    device = default_device()
+    model = load_pretrained(device)
     X, mc_price, mc_stderr = pretrain.load_test_set(DATA_DIR)
     mae = float(np.abs(pricing.price(model, X) - mc_price).mean())
     test_paths = json.loads((DATA_DIR / "test_options.json").read_text())["paths"]
     payoff_std = float(np.sqrt(np.mean(mc_stderr**2 * test_paths)))
     matched_paths = max(16, int((payoff_std / mae) ** 2))
     rng = np.random.default_rng(0)
-    result = {"mae": mae, "matched_paths": matched_paths, "network_options_per_second": {}}
+    result = {"device": str(device), "mae": mae, "matched_paths": matched_paths,
+              "network_options_per_second": {}}  # fmt: skip
     for batch in batches:
-        x = torch.as_tensor(X[rng.integers(0, len(X), batch)], dtype=torch.float32)
-        with torch.no_grad():
-            seconds = _best_seconds(lambda x=x: model(x), 3 if batch < 100_000 else 1)
+        x = torch.as_tensor(X[rng.integers(0, len(X), batch)], dtype=torch.float32, device=device)
+
+        def run(x: torch.Tensor = x) -> None:
+            with torch.no_grad():
+                model(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        seconds = _best_seconds(run, 3 if batch < 100_000 else 1)
         result["network_options_per_second"][str(batch)] = batch / seconds
-    sample = X[:64]
+    sample = X[:mc_options]
+    price_options(sample[:1], 16, seed=3, backend=sizes.backend)  # compiles, loads the kernel
     mc_seconds = _best_seconds(
-        lambda: price_options(sample, matched_paths, seed=3, backend=sizes.backend), 1
+        lambda: price_options(sample, matched_paths, seed=3, backend=sizes.backend), 1, False
     )
     result["mc_options_per_second"] = len(sample) / mc_seconds
     result["speedup_at_equal_accuracy"] = (
@@ -288,8 +408,14 @@ def time_inference(sizes: config.Sizes, batches: tuple[int, ...] = (1, 1_000, 1_
     )
     greeks_seconds = _best_seconds(lambda: greeks.greeks(model, X), 3)
     result["network_greeks_options_per_second"] = len(X) / greeks_seconds
-    # bump and revalue: a central difference per input (12 prices) and the base price for gamma
-    result["mc_greeks_options_per_second"] = result["mc_options_per_second"] / 13
+    if greeks_options is None:
+        greeks_options = 64 if device.type == "cuda" else 2
+    bumped = bump_and_revalue_batch(X[:greeks_options])
+    bump_seconds = _best_seconds(
+        lambda: price_options(bumped, matched_paths, seed=3, backend=sizes.backend), 1, False
+    )
+    result["mc_greeks_options"] = greeks_options
+    result["mc_greeks_options_per_second"] = greeks_options / bump_seconds
     return result
 
 
@@ -302,7 +428,7 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
         time_numba_anchor(anchor_paths, threads=1),
         time_numba_anchor(anchor_paths, threads=cores),
     ]
-    backends = [b for b in available_backends() if b != "cupy-article"]
+    backends = available_backends()
     timings += [time_backend(b, *workload(b, sizes)) for b in backends]
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -313,7 +439,8 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
         ],
     }
     if "cupy" in backends:
-        result["article_kernel"] = time_article_kernel(2, sizes.example_paths)
+        X, paths = workload("cupy-article", sizes)
+        result["article_kernel"] = time_article_kernel(len(X), paths)
     result["dataset"] = time_dataset(sizes)
     result["training_step"] = time_precisions(sizes)
     with tempfile.TemporaryDirectory() as folder:
@@ -340,8 +467,10 @@ def to_markdown(result: dict) -> str:
         "",
         "Machine: " + ", ".join(f"{k} {v}" for k, v in result["machine"].items()),
         "",
-        "Rates are path-steps per second (options x paths x steps / wall seconds), best of 3 after"
-        " a warm-up, on Asian options (B = 0, mu = r) so that every path takes every step.",
+        "Rates are path-steps per second (options x paths x steps / wall seconds), on Asian"
+        " options (B = 0, mu = r) so that every path takes every step. Each backend: best of 3"
+        " after a warm-up call (compilation is not timed). QuantLib's anchor: best of 2 runs"
+        " (seeds differ), no warm-up, as it compiles nothing.",
         "",
         "| workload | backend | threads | options | paths | steps | seconds | path-steps/s"
         " | x QuantLib per core |",
@@ -366,13 +495,30 @@ def to_markdown(result: dict) -> str:
             "Target: numba at least 10x QuantLib per core:"
             f" {numba_one / quantlib:.1f}x on one thread, {verdict}.",
         ]
-    if "article_kernel" in result:
-        a = result["article_kernel"]
+    cupy_rates = [t["path_steps_per_second"] for t in result["timings"] if t["backend"] == "cupy"]
+    if cupy_rates:
+        device = result["machine"].get("gpu", "an unnamed GPU")
+        verdict = "met" if max(cupy_rates) >= GPU_TARGET else "MISSED"
+        caveat = "" if "H100" in device else " (the target is for an H100: indicative only)"
         lines += [
             "",
-            f"Article's kernel, {a['options']} options x {a['paths']} paths x {a['steps']} steps:"
-            f" drawing the normals {a['generate_normals_s']:.4f} s, drawing and pricing"
-            f" {a['generate_and_price_s']:.4f} s; in-kernel Philox {a['philox_kernel_s']:.4f} s.",
+            f"GPU target: cupy (in-kernel Philox RNG) at least {GPU_TARGET:.0e} path-steps/s on"
+            f" an H100: {max(cupy_rates):.3g} on {device}, {verdict}{caveat}.",
+        ]
+    if "article_kernel" in result:
+        a = result["article_kernel"]
+        alone = a.get("article_pricing_path_steps_per_second")
+        lines += [
+            "",
+            f"Article's kernel on {a.get('device', 'the GPU')}, {a['options']} options x"
+            f" {a['paths']} paths x {a['steps']} steps (one normal per path-step), best of 3"
+            f" after a warm-up: drawing the normals {a['generate_normals_s']:.4f} s"
+            f" ({a['normals_path_steps_per_second']:.3g} path-steps/s); drawing and pricing"
+            f" {a['generate_and_price_s']:.4f} s"
+            f" ({a['article_launch_path_steps_per_second']:.3g} path-steps/s), so pricing alone"
+            + (f" {alone:.3g} path-steps/s;" if alone else " too short to separate;")
+            + f" in-kernel Philox on the same batch {a['philox_kernel_s']:.4f} s"
+            f" ({a['philox_path_steps_per_second']:.3g} path-steps/s).",
         ]
     if "dataset" in result:
         d = result["dataset"]
@@ -427,17 +573,19 @@ def to_markdown(result: dict) -> str:
             "",
             "## Inference against Monte Carlo at equal accuracy (Chapter 7)",
             "",
-            f"Network (test MAE {i['mae']:.4f}) options priced per second: {rates}. Monte Carlo"
-            f" at the matching {i['matched_paths']:,} paths per option:"
-            f" {i['mc_options_per_second']:,.1f} options/s. Speed-up"
+            f"Network (test MAE {i['mae']:.4f}) on {i.get('device', 'cpu')}, options priced per"
+            f" second: {rates}. Monte Carlo at the matching {i['matched_paths']:,} paths per"
+            f" option: {i['mc_options_per_second']:,.1f} options/s. Speed-up"
             f" {i['speedup_at_equal_accuracy']:,.0f}x (the article's source claims about a"
             " million times on GPUs).",
             "",
             f"Greeks (all first derivatives and gamma): network"
             f" {i['network_greeks_options_per_second']:,.0f} options/s; bump-and-revalue Monte"
-            f" Carlo (13 prices per option) {i['mc_greeks_options_per_second']:,.2f} options/s.",
+            f" Carlo, 13 prices per option at the matched paths, measured on"
+            f" {i.get('mc_greeks_options', 'a few')} options in one call:"
+            f" {i['mc_greeks_options_per_second']:,.2f} options/s.",
         ]
-    if "article_kernel" not in result:
+    if not cupy_rates:
         lines += [
             "",
             "No CUDA GPU on this machine: the CuPy kernels were not timed, and the GPU target"

@@ -25,13 +25,16 @@ COLUMNS: tuple[str, ...] = ("K", "B", "S0", "sigma", "mu", "r")
 COLUMN_INDEX: dict[str, int] = {name: i for i, name in enumerate(COLUMNS)}
 """Position of each column name in ``COLUMNS``."""
 
+BARRIER_FRACTION = 0.99
+"""The barrier's upper end as a fraction of the strike: ``B = K x U[0, BARRIER_FRACTION)``."""
+
 DOMAIN_LOW = np.zeros(6)
 """Lower end of each column's sampling range (the barrier's is K x 0)."""
 
-DOMAIN_HIGH = np.array([200.0, 198.0, 200.0, 0.4, 0.2, 0.2])
+DOMAIN_HIGH = np.array([200.0, BARRIER_FRACTION * 200.0, 200.0, 0.4, 0.2, 0.2])
 """Upper end of each column's range; the barrier's is 0.99 x 200, its bound over the domain."""
 
-SAMPLING_SCALE = np.array([200.0, 0.99, 200.0, 0.4, 0.2, 0.2])
+SAMPLING_SCALE = np.array([200.0, BARRIER_FRACTION, 200.0, 0.4, 0.2, 0.2])
 """The article's multipliers for U[0, 1) draws; column B is a fraction of K before scaling."""
 
 

@@ -8,7 +8,12 @@ writes ``data/test_options.csv`` (with standard errors) and ``data/test_options.
 made by ``helpers.datagen`` (seed ``TRAIN_SEED``; its shards draw from seeds derived from
 ``(TRAIN_SEED, i)``, disjoint from the test set's ``TEST_SEED`` stream) and writes
 ``data/pricer.pt`` (the state dict) and ``data/pricer.json`` (architecture, recipe, command,
-training time and the file's SHA-256, which ``helpers.model.load_pretrained`` checks).
+training time and the file's SHA-256, which ``helpers.model.load_pretrained`` checks), then
+records the model's evaluation in it, as ``evaluate`` does.
+
+``python -m helpers.pretrain evaluate --out data`` measures the shipped model against the test set
+and at the article's example (``evaluation``) and writes the figures into ``data/pricer.json``
+under ``"evaluation"``; the weights, and so their SHA-256, are untouched.
 """
 
 from __future__ import annotations
@@ -28,6 +33,18 @@ TEST_SEED = 987_654_321
 TEST_OPTIONS = 512
 TEST_PATHS = 131_072
 TRAIN_SEED = 2024
+
+ARTICLE_POINT = (110.0, 100.0, 120.0, 0.35, 0.1, 0.05)
+"""The article's example ``[K, B, S0, sigma, mu, r]``; its network said 18.714."""
+ARTICLE_PATHS = 2_048_000
+"""Monte Carlo paths for the article's example, as in the article."""
+ARTICLE_SEED = 99
+ARTICLE_TARGET = 0.03
+"""The network should price the article's example within this of Monte Carlo."""
+MAE_TARGET = 0.05
+"""The network's mean absolute error on the test set should be at most this."""
+NEAR_ZERO = 1.0
+"""Test options whose Monte Carlo price is below this count as 'priced near zero'."""
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -67,6 +84,72 @@ def load_test_set(folder: Path | str = "data") -> tuple[np.ndarray, np.ndarray, 
     """The shipped test set: ``(X, price, stderr)`` with shapes ``(n, 6)``, ``(n,)``, ``(n,)``."""
     table = np.loadtxt(Path(folder) / "test_options.csv", delimiter=",", skiprows=1)
     return table[:, :6], table[:, 6], table[:, 7]
+
+
+def evaluation(model, folder: Path | str = "data", *, backend: str = "numba") -> dict:
+    """The model's accuracy on the shipped test set and at the article's example.
+
+    Args:
+        model: the pricing network (``helpers.model.Net``).
+        folder: where ``test_options.csv`` is.
+        backend: the Monte Carlo backend for the article's example (``ARTICLE_PATHS`` paths,
+            seed ``ARTICLE_SEED``).
+
+    Returns:
+        A JSON-ready dictionary: test MAE, RMSE and max error; the noise floor (mean standard
+        error of the labels); the share of test options priced below ``NEAR_ZERO`` and the MAE
+        on each side of it; the article's example priced by the network and by Monte Carlo, the
+        gap and its target.
+    """
+    from .mc import price_options
+    from .pricing import price
+
+    X, mc_price, mc_stderr = load_test_set(folder)
+    error = price(model, X).astype(np.float64) - mc_price
+    near = mc_price < NEAR_ZERO
+    net = float(price(model, [ARTICLE_POINT])[0])
+    mc = price_options([ARTICLE_POINT], ARTICLE_PATHS, seed=ARTICLE_SEED, backend=backend)
+    gap = net - float(mc.price[0])
+    mae = float(np.abs(error).mean())
+    return {
+        "test_options": len(X),
+        "test_mae": round(mae, 6),
+        "test_rmse": round(float(np.sqrt((error**2).mean())), 6),
+        "test_max_error": round(float(np.abs(error).max()), 6),
+        "noise_floor_mean_stderr": round(float(mc_stderr.mean()), 6),
+        "mae_target": MAE_TARGET,
+        "mae_target_met": mae <= MAE_TARGET,
+        "near_zero_price": NEAR_ZERO,
+        "fraction_priced_near_zero": round(float(near.mean()), 6),
+        "mae_priced_near_zero": round(float(np.abs(error[near]).mean()), 6),
+        "mae_priced_above": round(float(np.abs(error[~near]).mean()), 6),
+        "article_point": {
+            "inputs": list(ARTICLE_POINT),
+            "network": round(net, 6),
+            "monte_carlo": round(float(mc.price[0]), 6),
+            "monte_carlo_stderr": round(float(mc.stderr[0]), 6),
+            "paths": ARTICLE_PATHS,
+            "seed": ARTICLE_SEED,
+            "backend": mc.backend,
+            "gap": round(gap, 6),
+            "target": ARTICLE_TARGET,
+            "target_met": abs(gap) <= ARTICLE_TARGET,
+        },
+    }
+
+
+def record_evaluation(folder: Path | str = "data") -> dict:
+    """Evaluates the model in ``folder`` (``evaluation``) and records the figures in its
+    ``pricer.json`` under ``"evaluation"``. The weights are not touched."""
+    from .model import load_pretrained
+
+    folder = Path(folder)
+    command = {"command": f"python -m helpers.pretrain evaluate --out {folder}"}
+    figures = command | evaluation(load_pretrained(folder=folder), folder)
+    meta = json.loads((folder / "pricer.json").read_text())
+    meta["evaluation"] = figures
+    _write_atomically(folder / "pricer.json", (json.dumps(meta, indent=2) + "\n").encode())
+    return figures
 
 
 def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
@@ -121,6 +204,8 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
         "validation_mae_by_epoch": [round(v["mae"], 5) for v in run.validation],
     }
     _write_atomically(out / "pricer.json", (json.dumps(meta, indent=2) + "\n").encode())
+    if (out / "test_options.csv").exists():
+        record_evaluation(out)
     return out / "pricer.pt"
 
 
@@ -138,9 +223,13 @@ def main(argv: list[str] | None = None) -> None:
     model.add_argument("--hidden", type=int, default=256)
     model.add_argument("--batch", type=int, default=1024)
     model.add_argument("--lr", type=float, nargs=2, default=(1e-3, 1e-6))
+    check = sub.add_parser("evaluate", help="record the shipped model's accuracy in pricer.json")
+    check.add_argument("--out", type=Path, default=Path("data"))
     args = parser.parse_args(argv)
     if args.what == "testset":
         print(make_test_set(args.out))
+    elif args.what == "evaluate":
+        print(json.dumps(record_evaluation(args.out), indent=2))
     else:
         print(
             train_model(args.data, args.out, args.epochs, args.hidden, args.batch, tuple(args.lr))

@@ -16,10 +16,7 @@ import warnings
 import numpy as np
 import torch
 
-from .domain import COLUMNS, DOMAIN_HIGH, DOMAIN_LOW
-
-BARRIER_FRACTION = 0.99
-"""The barrier's upper end as a fraction of the strike, as the training data drew it."""
+from .domain import BARRIER_FRACTION, COLUMNS, DOMAIN_HIGH, DOMAIN_LOW
 
 
 def check_domain(X: object, allow_outside: bool = False) -> np.ndarray:

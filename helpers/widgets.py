@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from .domain import COLUMN_INDEX
+from .domain import BARRIER_FRACTION, COLUMN_INDEX
 from .greeks import curves
 
 SPOTS = np.linspace(10.0, 200.0, 96)
@@ -41,7 +41,9 @@ def interactive_curves(model: torch.nn.Module, base: Sequence[float]):
     K, B, _, sigma, mu, r = (float(v) for v in base)
     controls = {
         "K": w.FloatSlider(value=K, min=10.0, max=200.0, step=1.0, description="K"),
-        "B/K": w.FloatSlider(value=B / K, min=0.0, max=0.99, step=0.01, description="B / K"),
+        "B/K": w.FloatSlider(
+            value=B / K, min=0.0, max=BARRIER_FRACTION, step=0.01, description="B / K"
+        ),
         "sigma": w.FloatSlider(value=sigma, min=0.01, max=0.4, step=0.01, description="sigma"),
         "mu": w.FloatSlider(value=mu, min=0.0, max=0.2, step=0.005, description="mu"),
         "r": w.FloatSlider(value=r, min=0.0, max=0.2, step=0.005, description="r"),

@@ -3,7 +3,10 @@
 import functools
 import json
 
+import numpy as np
+
 from helpers import benchmark, config
+from helpers.mc.cupy_backend import normals_buffer_bytes
 
 
 def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
@@ -17,11 +20,14 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
                         functools.partial(benchmark.time_datagen, shards=2))  # fmt: skip
     monkeypatch.setattr(benchmark, "time_training_sources",
                         functools.partial(benchmark.time_training_sources, steps=2))  # fmt: skip
-    fake_inference = {"mae": 0.1, "matched_paths": 1000, "mc_options_per_second": 10.0,
+    fake_inference = {"device": "cpu", "mae": 0.1, "matched_paths": 1000,
+                      "mc_options_per_second": 10.0,
                       "network_options_per_second": {"1": 1e3, "1000": 1e6},
                       "speedup_at_equal_accuracy": 1e5, "network_greeks_options_per_second": 1e4,
-                      "mc_greeks_options_per_second": 0.8}  # fmt: skip
-    monkeypatch.setattr(benchmark, "time_inference", lambda sizes, batches=(1, 1000): fake_inference)
+                      "mc_greeks_options": 4, "mc_greeks_options_per_second": 0.8}  # fmt: skip
+    monkeypatch.setattr(
+        benchmark, "time_inference", lambda sizes, batches=(1, 1000): fake_inference
+    )
     benchmark.main(["--out", str(tmp_path), "--anchor-paths", "256"])
     result = json.loads((tmp_path / "results.json").read_text())
     backends = {t["backend"] for t in result["timings"]}
@@ -32,3 +38,55 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     assert result["dataset"]["items_per_second"] > 0
     assert result["datagen"]["ratio_2_over_1"] > 0
     assert result["training_sources"]["files_samples_per_second"] > 0
+    assert "best of 2 runs" in markdown and "No CUDA GPU" in markdown
+
+
+def gpu_result(rate: float, device: str) -> dict:
+    """A results dictionary as ``run_all`` makes it on a GPU machine, with one cupy timing."""
+    cupy = benchmark.Timing("batch", "cupy", 4800, 8192, 365, 0, 4800 * 8192 * 365 / rate)
+    quantlib = benchmark.Timing("anchor", "quantlib", 1, 20_000, 365, 1, 1.0)
+    article = {"device": device, "options": 600, "paths": 8192, "steps": 365,
+               "generate_normals_s": 0.01, "generate_and_price_s": 0.03, "philox_kernel_s": 0.005,
+               "normals_path_steps_per_second": 1.8e11,
+               "article_pricing_path_steps_per_second": 9e10,
+               "article_launch_path_steps_per_second": 6e10,
+               "philox_path_steps_per_second": 3.6e11}  # fmt: skip
+    return {
+        "date": "today",
+        "machine": {"gpu": device},
+        "timings": [
+            benchmark.asdict(t) | {"path_steps_per_second": t.path_steps_per_second}
+            for t in (quantlib, cupy)
+        ],  # fmt: skip
+        "article_kernel": article,
+    }
+
+
+def test_markdown_states_the_gpu_target_verdict_and_the_device():
+    met = benchmark.to_markdown(gpu_result(6e11, "NVIDIA H100 80GB HBM3"))
+    assert "at least 5e+11 path-steps/s on an H100: 6e+11 on NVIDIA H100 80GB HBM3, met." in met
+    missed = benchmark.to_markdown(gpu_result(2e11, "NVIDIA A10G"))
+    assert "2e+11 on NVIDIA A10G, MISSED (the target is for an H100" in missed
+    assert "drawing the normals 0.0100 s (1.8e+11 path-steps/s)" in missed
+    assert "pricing alone 9e+10 path-steps/s" in missed and "No CUDA GPU" not in missed
+
+
+def test_cupy_article_batch_shrinks_until_its_normals_fit_in_half_the_free_memory(monkeypatch):
+    sizes = config.GPU_SIZES
+    free = 2 * normals_buffer_bytes(700, benchmark.GPU_PATHS, 365)
+    monkeypatch.setattr(benchmark, "gpu_free_bytes", lambda: free)
+    X, paths = benchmark.workload("cupy-article", sizes)
+    n = len(X)
+    assert paths == benchmark.GPU_PATHS and n == 600  # 4800 halved three times
+    assert normals_buffer_bytes(n, paths, 365) + 4 * n * paths <= free // 2
+    assert benchmark.workload("cupy", sizes)[1] == benchmark.GPU_PATHS
+
+
+def test_bump_and_revalue_batch_has_13_rows_per_option_with_central_bumps():
+    X = np.array([[110.0, 0.0, 120.0, 0.35, 0.1, 0.05], [50.0, 10.0, 60.0, 0.2, 0.0, 0.1]])
+    rows = benchmark.bump_and_revalue_batch(X)
+    assert rows.shape == (26, 6) and (rows >= 0).all()
+    np.testing.assert_array_equal(rows[0], X[0])
+    np.testing.assert_allclose(rows[5] - X[0], [0, 0, 2.0, 0, 0, 0])  # S0 up by 1% of 200
+    np.testing.assert_allclose(rows[6] - X[0], [0, 0, -2.0, 0, 0, 0])
+    assert rows[4, 1] == 0.0  # the barrier's down bump stops at zero

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from helpers import greeks, iv, pricing
+from helpers.mc import price_options
 from helpers.model import Net
 
 ARTICLE_POINT = [110.0, 100.0, 120.0, 0.35, 0.1, 0.05]
@@ -79,8 +80,9 @@ def test_inputs_outside_the_training_domain_are_refused(column, value, match):
     X = np.array([ARTICLE_POINT])
     X[0, column] = value
     calls = [lambda: pricing.price(Toy(), X), lambda: greeks.greeks(Toy(), X)]
-    if column != 3:  # implied_vol ignores the sigma column
+    if column != 3:  # the implied-volatility solvers ignore the sigma column
         calls.append(lambda: iv.implied_vol(Toy(), X, 5.0))
+        calls.append(lambda: iv.article_bisection(Toy(), X, 5.0))
     for call in calls:
         with pytest.raises(ValueError, match=rf"{match}.*outside the training range"):
             call()
@@ -130,3 +132,88 @@ def test_article_bisection_agrees_with_the_batched_solver():
     assert iv.article_bisection(Toy(), ARTICLE_POINT, quote) == pytest.approx(0.35, abs=1e-5)
     with pytest.raises(ValueError, match="not between"):
         iv.article_bisection(Toy(), ARTICLE_POINT, 1e6)
+    with pytest.raises(ValueError, match="one option"):
+        iv.article_bisection(Toy(), [ARTICLE_POINT, ARTICLE_POINT], quote)
+
+
+PEAK = 0.137
+"""The volatility at which ``Hump``'s price peaks: between two points of iv's default grid."""
+
+
+class Hump(torch.nn.Module):
+    """P = S0 / 10 * (1 - ((sigma - PEAK) / 0.2)^2): rises, peaks at sigma = PEAK, then falls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        S0, sigma = x[..., 2], x[..., 3]
+        return S0 / 10 * (1 - ((sigma - PEAK) / 0.2) ** 2) + self.dummy
+
+
+def test_implied_vol_on_a_non_monotone_price_matches_the_quote_with_the_smallest_sigma():
+    sigmas = np.array([0.02, 0.1, PEAK, 0.2, 0.3, 0.4])
+    X = np.tile(ARTICLE_POINT, (len(sigmas), 1))
+    X[:, 3] = sigmas
+    quotes = pricing.price(Hump(), X)
+    vol = iv.implied_vol(Hump(), X, quotes, tol=1e-8)  # vega up to 70: 1e-8 keeps P within 1e-6
+    X[:, 3] = vol
+    # the price round trip holds for every quote, the hump's top (not on the grid) included
+    np.testing.assert_allclose(pricing.price(Hump(), X), quotes, atol=1e-5)
+    # the price is symmetric about PEAK: past it, the mirror image 2 PEAK - sigma matches first
+    mirror = 2 * PEAK - sigmas
+    expected = np.where((sigmas > PEAK) & (mirror >= 0), mirror, sigmas)
+    np.testing.assert_allclose(vol, expected, atol=1e-4)
+
+
+ASIAN = [100.0, 0.0, 100.0, 0.2, 0.05, 0.05]
+"""An at-the-money Asian call (B = 0, mu = r): no knock-out, so its payoff is Lipschitz in S0."""
+
+STEPS = 50
+"""Averaging dates in the finite-difference tests: few, to keep them cheap."""
+
+
+@pytest.mark.parametrize(
+    "h,replications,match",
+    [(0.0, 4, "h must be in"), (-1.0, 4, "h must be in"), (100.0, 4, "h must be in"),
+     (150.0, 4, "h must be in"), (1.0, 1, "replications must be >= 2")],
+)  # fmt: skip
+def test_mc_delta_gamma_refuses_a_bad_bump_or_too_few_replications(h, replications, match):
+    with pytest.raises(ValueError, match=match):
+        greeks.mc_delta_gamma(ASIAN, h, paths=16, replications=replications, n_steps=2)
+
+
+def pathwise_delta(x: list[float], paths: int, n_steps: int, seed: int) -> tuple[float, float]:
+    """Independent reference: the pathwise delta ``exp(-rT) 1{A > K} A / S0`` (Glasserman, 7.2)
+    of an Asian call, on paths from NumPy's own generator with the same Euler scheme. Every
+    simulated price is proportional to S0, hence so is the average A. Returns (delta, s.e.)."""
+    K, _, S0, sigma, mu, r = x
+    dt = 1.0 / n_steps
+    z = np.random.default_rng(seed).standard_normal((paths, n_steps))
+    s = S0 * np.cumprod(1 + mu * dt + sigma * np.sqrt(dt) * z, axis=1)
+    average = s.mean(axis=1)
+    estimates = np.exp(-r) * (average > K) * average / S0
+    return float(estimates.mean()), float(estimates.std(ddof=1) / np.sqrt(paths))
+
+
+def test_mc_delta_of_an_asian_matches_the_pathwise_delta_within_4_se():
+    fd = greeks.mc_delta_gamma(ASIAN, 1.0, paths=20_000, replications=8, n_steps=STEPS,
+                               backend="numba")  # fmt: skip
+    reference, reference_se = pathwise_delta(ASIAN, 200_000, STEPS, seed=5)
+    assert abs(fd["delta"] - reference) <= 4 * np.hypot(fd["delta_se"], reference_se)
+    assert 0.4 < fd["delta"] < 0.8 and fd["gamma"] > 0  # an at-the-money call, convex in S0
+
+
+def test_common_random_numbers_shrink_the_delta_standard_error():
+    h, paths, replications = 1.0, 4_000, 8
+    crn = greeks.mc_delta_gamma(ASIAN, h, paths=paths, replications=replications,
+                                n_steps=STEPS, backend="numba")  # fmt: skip
+    independent = []  # the same estimator with a fresh seed for each of the two prices
+    for k in range(replications):
+        down, up = (np.array(ASIAN) + [0, 0, bump, 0, 0, 0] for bump in (-h, h))
+        p_up = price_options([up], paths, n_steps=STEPS, seed=2 * k, backend="numba").price[0]
+        p_down = price_options([down], paths, n_steps=STEPS, seed=2 * k + 1, backend="numba")
+        independent.append((p_up - p_down.price[0]) / (2 * h))
+    independent_se = np.std(independent, ddof=1) / np.sqrt(replications)
+    assert crn["delta_se"] < independent_se / 3

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import pretrain, widgets
+from helpers import pretrain, pricing, widgets
 from helpers.model import DATA_DIR, Net, load_pretrained
 
 ARTICLE_POINT = [110.0, 100.0, 120.0, 0.35, 0.1, 0.05]
@@ -59,6 +59,21 @@ def test_the_shipped_model_loads_and_prices_the_articles_example():
     assert 10.0 < price < 30.0  # Monte Carlo says about 18.7
 
 
+@pytest.mark.skipif(not (DATA_DIR / "pricer.json").exists(), reason="no shipped model yet")
+def test_the_recorded_evaluation_is_what_the_shipped_model_measures():
+    recorded = json.loads((DATA_DIR / "pricer.json").read_text())["evaluation"]
+    model = load_pretrained()
+    X, price, _ = pretrain.load_test_set(DATA_DIR)
+    error = np.abs(pricing.price(model, X) - price)
+    assert recorded["test_mae"] == pytest.approx(error.mean(), abs=1e-5)
+    assert recorded["test_max_error"] == pytest.approx(error.max(), abs=1e-5)
+    assert recorded["fraction_priced_near_zero"] == (price < pretrain.NEAR_ZERO).mean()
+    point = recorded["article_point"]
+    assert point["inputs"] == list(pretrain.ARTICLE_POINT)
+    assert point["network"] == pytest.approx(pricing.price(model, [point["inputs"]])[0], abs=1e-5)
+    assert point["gap"] == pytest.approx(point["network"] - point["monte_carlo"], abs=1e-5)
+
+
 def test_test_set_recipe_round_trips_through_csv(tmp_path):
     path = pretrain.make_test_set(tmp_path, n_options=6, paths=200)
     X, price, stderr = pretrain.load_test_set(tmp_path)
@@ -81,8 +96,14 @@ def test_plotly_figure_has_one_slider_step_per_case(shipped):
     fig = widgets.plotly_curves(model, ARTICLE_POINT, {"sigma": [0.1, 0.2], "r": [0.0]})
     assert len(fig.layout.sliders[0].steps) == 4  # the base case and three variations
     assert len(fig.data) == 4 * 3
+
+
+def test_plotly_html_inlines_plotly_js_so_the_page_needs_no_network(shipped):
+    folder, _ = shipped
+    fig = widgets.plotly_curves(load_pretrained(folder=folder), ARTICLE_POINT, {"r": [0.0]})
     html = widgets.plotly_html(fig)
-    assert "plotly" in html and "cdn" not in html.split("<div")[0].lower()
+    assert "<script src=" not in html  # nothing fetched: no CDN, no local file either
+    assert "plotly.js v" in html and len(html) > 1_000_000  # the library itself, inlined
 
 
 def test_interactive_curves_build_their_sliders(shipped):
