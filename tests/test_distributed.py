@@ -78,7 +78,7 @@ def files_args(data: Path, checkpoints: Path, epochs: int) -> list[str]:
 
 def final_maes(stdout: str) -> dict[int, str]:
     """Each rank's final validation MAE, as ``--log-all-ranks`` prints it (full repr)."""
-    return {int(r): mae for r, mae in re.findall(r"^rank (\d) final val_mae (\S+)$", stdout, re.M)}
+    return {int(r): mae for r, mae in re.findall(r"rank (\d) final val_mae (\S+)$", stdout, re.M)}
 
 
 @pytest.fixture(scope="module")
