@@ -117,13 +117,6 @@ def gpu_free_bytes() -> int:
     return cupy.cuda.runtime.memGetInfo()[0] + cupy.get_default_memory_pool().free_bytes()
 
 
-def gpu_name() -> str:
-    """The CUDA device's name, as the driver reports it."""
-    import cupy
-
-    return cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
-
-
 def anchor_option() -> np.ndarray:
     """``ANCHOR_OPTION`` as a batch of shape ``(1, 6)`` (``B = 0``, ``mu = r``)."""
     o = ANCHOR_OPTION
@@ -180,7 +173,7 @@ def time_article_kernel(n_options: int, n_paths: int, n_steps: int = 365) -> dic
         cupy.cuda.Device().synchronize()
 
     figures = {
-        "device": gpu_name(),
+        "device": config.describe_machine()["gpu"],
         "options": n_options,
         "paths": n_paths,
         "steps": n_steps,
