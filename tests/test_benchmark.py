@@ -39,6 +39,36 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     assert result["datagen"]["ratio_2_over_1"] > 0
     assert result["training_sources"]["files_samples_per_second"] > 0
     assert "best of 2 runs" in markdown and "No CUDA GPU" in markdown
+    assert "Where the CPU kernel's time goes" in markdown
+    assert "With the article's barriers" in markdown
+    parts = {"libm_kernel", "libm_normals", "block_philox", "block_normals", "block_steps",
+             "block_kernel"}  # fmt: skip
+    assert set(result["kernel_parts"]["rates"]) == parts
+
+
+def test_markdown_states_the_cpu_targets_and_where_the_time_goes():
+    timings = [
+        benchmark.Timing("anchor", "quantlib", 1, 1000, 365, 1, 1.0),
+        benchmark.Timing("anchor", "numba", 1, 1000, 365, 1, 1 / 50),
+        benchmark.Timing("anchor", "numba", 1, 1000, 365, 2, 1 / 95),
+        benchmark.Timing("knock-out", "numba", 2, 1000, 365, 1, 1 / 30),
+    ]
+    rates = {"libm_kernel": 8e7, "libm_normals": 1e8, "block_kernel": 4e8, "block_philox": 1e9,
+             "block_normals": 5e8, "block_steps": 2e9}  # fmt: skip
+    result = {"date": "today", "machine": {"gpu": "none"},
+              "timings": [benchmark.asdict(t) | {"path_steps_per_second": t.path_steps_per_second}
+                          for t in timings],
+              "kernel_parts": {"paths": 1000, "steps": 365, "rates": rates}}  # fmt: skip
+    markdown = benchmark.to_markdown(result)
+    assert "at least 40x QuantLib per core: 50.0x, met." in markdown
+    assert "two threads at least 1.8x one thread: 1.90x, met." in markdown
+    assert "done): 2.19e+07 path-steps/s on 1 thread." in markdown
+    assert (
+        "Random numbers take 80% of the former kernel's time and 80% of the block kernel's"
+        " (Philox 40%, Box-Muller 40%)" in markdown
+    )
+    assert "| its Philox words alone | 1e+09 | 1.00 |" in markdown
+    assert "the block kernel is 5.0x the former, and 20% of the step-loop-only limit" in markdown
 
 
 def gpu_result(rate: float, device: str) -> dict:

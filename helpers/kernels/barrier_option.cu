@@ -59,7 +59,7 @@ extern "C" __global__ void batched_barrier_option(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Philox4x32-10 (Salmon et al., SC'11), and Box-Muller as helpers/mc/philox.py computes it.
+// Philox4x32-10 (Salmon et al., SC'11), and Box-Muller as helpers/mc/normals.py computes it.
 // These functions are __host__ __device__ so that a host program (tests/cuda_host_harness.cu)
 // can check them against the Python definition on a machine without a GPU.
 // ---------------------------------------------------------------------------------------------
@@ -87,16 +87,87 @@ __host__ __device__ __forceinline__ uint4_ philox4x32_10(uint4_ c, unsigned int 
     return c;
 }
 
+// Box-Muller with Cephes' float32 polynomials for log, sin and cos (helpers/mc/normals.py is the
+// definition, with the measured errors; a test checks that every RNG_ constant here equals its
+// constant there). No branches: every test is a select, as on the CPU, where that is what lets
+// the compiler vectorise the draw. On a GPU, nvcc fuses multiply-adds (--fmad=true), so the
+// normals can differ from the CPU's in their last bit or two.
+#define RNG_LOG_P0 7.0376836292e-2f
+#define RNG_LOG_P1 -1.1514610310e-1f
+#define RNG_LOG_P2 1.1676998740e-1f
+#define RNG_LOG_P3 -1.2420140846e-1f
+#define RNG_LOG_P4 1.4249322787e-1f
+#define RNG_LOG_P5 -1.6668057665e-1f
+#define RNG_LOG_P6 2.0000714765e-1f
+#define RNG_LOG_P7 -2.4999993993e-1f
+#define RNG_LOG_P8 3.3333331174e-1f
+#define RNG_LN2_HI 0.693359375f
+#define RNG_LN2_LO -2.12194440e-4f
+#define RNG_SQRT_HALF 0.707106781186547524f
+#define RNG_SIN_P0 -1.9515295891e-4f
+#define RNG_SIN_P1 8.3321608736e-3f
+#define RNG_SIN_P2 -1.6666654611e-1f
+#define RNG_COS_P0 2.443315711809948e-5f
+#define RNG_COS_P1 -1.388731625493765e-3f
+#define RNG_COS_P2 4.166664568298827e-2f
+#define RNG_QUARTER_TURN_PER_2_31 1.4629180792671596e-9f   // pi / 2^31
+#define RNG_TWO_POW_M32 2.3283064365386963e-10f             // 2^-32
+
+// log(u) for u in [2^-33, 1]: scaled into [1/2, 1] by exact powers of two, then Cephes logf.
+__host__ __device__ __forceinline__ float log_unit(float u)
+{
+    float e = 0.0f;
+    bool small;
+    small = u < 1.52587890625e-5f; u = small ? u * 65536.0f : u; e = small ? e - 16.0f : e;
+    small = u < 3.90625e-3f;       u = small ? u * 256.0f : u;   e = small ? e - 8.0f : e;
+    small = u < 0.0625f;           u = small ? u * 16.0f : u;    e = small ? e - 4.0f : e;
+    small = u < 0.25f;             u = small ? u * 4.0f : u;     e = small ? e - 2.0f : e;
+    small = u < 0.5f;              u = small ? u * 2.0f : u;     e = small ? e - 1.0f : e;
+    small = u < 0.5f;              u = small ? u * 2.0f : u;     e = small ? e - 1.0f : e;
+    const bool low = u < RNG_SQRT_HALF;
+    const float x = low ? (u + u - 1.0f) : (u - 1.0f);
+    e = low ? e - 1.0f : e;
+    const float z = x * x;
+    float p = RNG_LOG_P0 * x + RNG_LOG_P1;
+    p = p * x + RNG_LOG_P2;
+    p = p * x + RNG_LOG_P3;
+    p = p * x + RNG_LOG_P4;
+    p = p * x + RNG_LOG_P5;
+    p = p * x + RNG_LOG_P6;
+    p = p * x + RNG_LOG_P7;
+    p = p * x + RNG_LOG_P8;
+    float y = p * x * z + RNG_LN2_LO * e;
+    y = y - 0.5f * z;
+    return x + y + RNG_LN2_HI * e;
+}
+
+// cos and sin of 2 pi w / 2^32: quadrant k and a residual in [-pi/4, pi/4) split in integers.
+__host__ __device__ __forceinline__ void sincos_turn(unsigned int w, float &c_out, float &s_out)
+{
+    const unsigned int v = w + 0x20000000u;  // wraps mod 2^32, as the Python masks it
+    const unsigned int k = v >> 30;
+    const int residual = (int)(v & 0x3FFFFFFFu) - 0x20000000;
+    const float a = (float)residual * RNG_QUARTER_TURN_PER_2_31;
+    const float z = a * a;
+    const float s = ((RNG_SIN_P0 * z + RNG_SIN_P1) * z + RNG_SIN_P2) * z * a + a;
+    const float c = ((RNG_COS_P0 * z + RNG_COS_P1) * z + RNG_COS_P2) * z * z - 0.5f * z + 1.0f;
+    const bool odd = k & 1u;
+    float cc = odd ? s : c;
+    float ss = odd ? c : s;
+    cc = ((k + 1u) & 2u) ? -cc : cc;
+    ss = (k & 2u) ? -ss : ss;
+    c_out = cc;
+    s_out = ss;
+}
+
 __host__ __device__ __forceinline__ void box_muller(unsigned int x0, unsigned int x1, float &za, float &zb)
 {
-    const float u1 = (float)(((double)x0 + 0.5) * 2.3283064365386963e-10);  // (0, 1]
-    const float u2 = (float)((double)x1 * 2.3283064365386963e-10);          // [0, 1]
-    const float radius = sqrtf(-2.0f * logf(u1));
-    const float c = cosf(6.2831853071795865f * u2);
-    float sine = sqrtf(fmaxf(1.0f - c * c, 0.0f));
-    if (u2 > 0.5f) sine = -sine;
+    const float u1 = ((float)x0 + 0.5f) * RNG_TWO_POW_M32;  // [2^-33, 1]
+    const float radius = sqrtf(-2.0f * log_unit(u1));
+    float c, s;
+    sincos_turn(x1, c, s);
     za = radius * c;
-    zb = radius * sine;
+    zb = radius * s;
 }
 
 // Discounted payoff of path `path` of option `option`: the normals of steps 4j..4j+3 come from

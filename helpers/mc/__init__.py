@@ -5,7 +5,7 @@
 ================ =========================================================================
 ``"cupy"``        CUDA C kernel via CuPy, Philox normals drawn in the kernel, reduced on GPU
 ``"cupy-article"`` the article's CUDA C kernel, reading a pre-generated buffer of normals
-``"numba"``       parallel CPU code compiled by Numba, Philox normals (same stream as cupy)
+``"numba"``       Numba on every CPU core, blocks of paths in SIMD lanes, same Philox normals
 ``"numba-cuda"``  a numba.cuda kernel; runs on a CPU under ``NUMBA_ENABLE_CUDASIM=1``
 ``"numpy"``       a vectorised reference with NumPy's own generator, for small sizes
 ================ =========================================================================

@@ -10,7 +10,11 @@ The semantics, shared by every backend (the NumPy reference and the CUDA C kerne
 * a surviving path pays ``exp(-r * T) * max(average - K, 0)`` at ``T``.
 
 The normals of option ``i``, path ``p``, steps ``4j .. 4j+3`` come from
-``philox4x32_10(j, p, i, 0; seed)`` through two Box-Muller pairs.
+``philox4x32_10(j, p, i, 0; seed)`` through two Box-Muller pairs (``normals.box_muller``).
+
+``euler_step`` and ``discounted_excess`` are the two pieces of arithmetic every Numba kernel
+shares: ``discounted_payoff`` below (one path, numba.cuda's kernel) and the block kernel of
+``numba_backend`` (a block of paths at once, vectorised).
 """
 
 from __future__ import annotations
@@ -20,7 +24,33 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
-from .philox import box_muller, philox4x32_10
+from .jit import kernel_function
+from .normals import box_muller
+from .philox import philox4x32_10
+
+
+@kernel_function
+def euler_step(s, drift, vol, z):
+    """One Euler step of geometric Brownian motion: ``s + drift s + vol s z``.
+
+    Args:
+        s: the price before the step, float64.
+        drift: ``mu * dt``; vol: ``sigma * sqrt(dt)`` (float64).
+        z: the step's standard normal (float32).
+    """
+    return s + (drift * s + vol * s * np.float64(z))
+
+
+@kernel_function
+def discounted_excess(total, n_steps, K, discount):
+    """What a surviving path pays: ``discount * max(total / n_steps - K, 0)``.
+
+    A NaN average (a path that overflowed) stays NaN, so ``price_options`` can name it; a zero
+    excess stays exactly zero, never ``inf * 0`` (a large negative ``r T`` makes ``discount``
+    infinite).
+    """
+    excess = total / n_steps - K
+    return 0.0 if excess <= 0.0 else discount * excess
 
 
 @register_jitable
@@ -59,12 +89,9 @@ def discounted_payoff(K, B, S0, sigma, mu, r, T, n_steps, key0, key1, option, pa
                 if n == n_steps:
                     break
                 z = za if half == 0 else zb
-                s += drift * s + vol * s * z
+                s = euler_step(s, drift, vol, z)
                 n += 1
                 total += s
                 if total <= B * n:
                     return 0.0
-    payoff = total / n_steps - K
-    if payoff <= 0.0:
-        return 0.0  # never exp(-r T) * 0: a large negative r T would make that inf * 0 = NaN
-    return math.exp(-r * T) * payoff
+    return discounted_excess(total, n_steps, K, math.exp(-r * T))

@@ -5,8 +5,9 @@ any path of any option can draw its normals on its own: the key is the seed, the
 option, the path and the block of four steps. The CPU (Numba), numba.cuda and CUDA C kernels use
 the same layout, so they simulate the same paths from the same seed.
 
-The functions are ``register_jitable``: plain Python (they also run under the CUDA simulator and on
-NumPy ``uint64`` scalars), compiled by Numba when a CPU or CUDA kernel calls them.
+The function is plain Python (it also runs under the CUDA simulator and on NumPy ``uint64``
+scalars), registered by ``jit.kernel_function`` so that Numba inlines it into the CPU kernels and
+compiles it for numba.cuda; ``helpers.mc.normals`` turns its words into normals.
 
 References:
     J. K. Salmon, M. A. Moraes, R. O. Dror and D. E. Shaw, "Parallel random numbers: as easy as
@@ -15,10 +16,9 @@ References:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numba.extending import register_jitable
+
+from .jit import kernel_function
 
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)
@@ -26,11 +26,9 @@ _W0 = np.uint64(0x9E3779B9)
 _W1 = np.uint64(0xBB67AE85)
 _MASK = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
-_TWO_POW_M32 = 2.0**-32
-_TWO_PI = 2.0 * math.pi
 
 
-@register_jitable
+@kernel_function
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
     """Ten Philox rounds on a 4 x 32-bit counter with a 2 x 32-bit key.
 
@@ -53,28 +51,6 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
         k0 = (k0 + _W0) & _MASK
         k1 = (k1 + _W1) & _MASK
     return c0, c1, c2, c3
-
-
-@register_jitable
-def box_muller(x0, x1):
-    """Two independent standard normals from two 32-bit random words (Box-Muller).
-
-    ``u1 = (x0 + 0.5) / 2**32`` lies in (0, 1], so the logarithm is always finite. The
-    transcendentals run in float32, as on the GPU: single-precision ``log`` and ``cos`` are about
-    twice as fast on a CPU, and their 1e-7 relative error is far below any Monte Carlo error. The
-    sine comes from the cosine (its sign from the angle's half-turn), saving one call.
-
-    Returns:
-        A pair of float32 standard normal draws.
-    """
-    u1 = np.float32((np.float64(x0) + 0.5) * _TWO_POW_M32)
-    u2 = np.float32(np.float64(x1) * _TWO_POW_M32)
-    radius = math.sqrt(np.float32(-2.0) * math.log(u1))
-    c = math.cos(np.float32(_TWO_PI) * u2)
-    sine = math.sqrt(max(np.float32(1.0) - c * c, np.float32(0.0)))
-    if u2 > 0.5:
-        sine = -sine
-    return radius * c, radius * sine
 
 
 def split_seed(seed: int) -> tuple[np.uint64, np.uint64]:
