@@ -37,4 +37,4 @@ def test_sizes_follow_the_machine_and_can_be_forced(monkeypatch):
 
 def test_machine_description_names_cpu_and_gpu():
     info = config.describe_machine()
-    assert {"cpu", "cores", "gpu"} <= info.keys()
+    assert {"cpu", "cores", "simd", "gpu"} <= info.keys()

@@ -124,11 +124,11 @@ def log_unit(u):
 
 @kernel_function
 def sincos_turn(w):
-    """Cosine and sine of the angle ``2 pi w / 2**32`` of a 32-bit word ``w``, without branches.
+    """Cosine and sine of the angle ``2 pi w / 2**32``, without branches.
 
-    The angle is split in integers into a quadrant ``k`` (the word rounded to the nearest
-    quarter turn) and a residual of at most an eighth of a turn, so the polynomials only see
-    ``[-pi/4, pi/4)`` and no precision is lost to a floating-point reduction.
+    The 32-bit word ``w`` is split, in integers, into a quadrant ``k``
+    (``w`` rounded to the nearest quarter turn) and a residual of at most
+    an eighth of a turn, so the polynomials only see ``[-pi/4, pi/4)``.
 
     Args:
         w: ``np.uint64`` holding a value below 2**32.
@@ -136,18 +136,18 @@ def sincos_turn(w):
     Returns:
         ``(cos, sin)``, float32, each within 2.76 ulp of the exact value.
     """
-    v = (w + _U(0x20000000)) & _U(0xFFFFFFFF)  # + 1/8 turn: k = round(4 w / 2**32) mod 4
-    k = v >> _U(30)
-    residual = np.int64(v & _U(0x3FFFFFFF)) - np.int64(0x20000000)  # in [-2**29, 2**29)
-    a = _F(residual) * QUARTER_TURN_PER_2_31
+    v = (w + _U(0x20000000)) & _U(0xFFFFFFFF)  # w + 1/8 turn, mod 1 turn
+    k = v >> _U(30)  # quadrant: round(4 w / 2**32) mod 4
+    residual = np.int64(v & _U(0x3FFFFFFF)) - np.int64(0x20000000)
+    a = _F(residual) * QUARTER_TURN_PER_2_31  # radians, |a| <= pi/4
     z = a * a
     s = ((SIN_P0 * z + SIN_P1) * z + SIN_P2) * z * a + a
     c = ((COS_P0 * z + COS_P1) * z + COS_P2) * z * z - _HALF * z + _ONE
-    odd = (k & _U(1)) != _U(0)  # quadrants 1 and 3 swap cosine and sine
+    odd = (k & _U(1)) != _U(0)  # quadrants 1, 3: cosine and sine swap
     cc = s if odd else c
     ss = c if odd else s
-    cc = -cc if ((k + _U(1)) & _U(2)) != _U(0) else cc  # cosine negative in quadrants 1, 2
-    ss = -ss if (k & _U(2)) != _U(0) else ss  # sine negative in quadrants 2, 3
+    cc = -cc if ((k + _U(1)) & _U(2)) != _U(0) else cc  # < 0 in 1, 2
+    ss = -ss if (k & _U(2)) != _U(0) else ss  # < 0 in quadrants 2, 3
     return cc, ss
 
 
