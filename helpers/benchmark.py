@@ -216,6 +216,74 @@ def time_kernel_parts(n_paths: int = 20_000, n_steps: int = 365, repeats: int = 
     return {"paths": n_paths, "steps": n_steps, "rates": rates}
 
 
+ADJOINT_TARGET = 2.5
+"""The adjoint's cost ratio R = time(price and six Greeks) / time(price) should stay below it."""
+
+
+def time_adjoint(n_paths: int = 2_000, n_steps: int = 365, repeats: int = 2) -> dict:
+    """The adjoint Greeks' cost on ``ARTICLE_OPTIONS`` with the survival estimator (Chapter 8).
+
+    Times, best of ``repeats`` after a warm-up, on one thread and on every core: the price alone;
+    the price and its six first-order Greeks (one forward and one reverse sweep per path); the
+    same with gamma (two more sweeps per path); and bump-and-revalue, 13 prices of the same
+    estimator at the same paths per price (``bump_and_revalue_batch``, in one batch). Then, on
+    one thread, torch autograd through the same estimator (``helpers.mc.autograd``) and the
+    bytes of its tape, against the hand adjoint's tape (``TAPE_COLUMNS`` float64 per step of
+    each path in flight).
+
+    Returns:
+        A JSON-ready dictionary of seconds, ratios and bytes.
+    """
+    import numba
+    import torch
+
+    from .mc import adjoint, autograd
+    from .mc.philox import split_seed
+
+    X = ARTICLE_OPTIONS
+    key = split_seed(1)
+    bumped = bump_and_revalue_batch(X)
+
+    def run(greeks: bool, gamma: bool = False) -> None:
+        adjoint.moments(X, n_paths, n_steps, 1.0, *key, "survival", adjoint.DEFAULT_WIDTH,
+                        greeks=greeks, with_gamma=gamma)  # fmt: skip
+
+    result = {"options": len(X), "paths": n_paths, "steps": n_steps, "threads": {}}
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, os.cpu_count() or 1}):
+            numba.set_num_threads(threads)
+            price = _best_seconds(lambda: run(False), repeats)
+            greeks = _best_seconds(lambda: run(True), repeats)
+            gamma = _best_seconds(lambda: run(True, True), repeats)
+            bump = _best_seconds(
+                lambda: price_options(bumped, n_paths, n_steps, seed=1, method="survival"),
+                repeats,
+            )
+            result["threads"][str(threads)] = {
+                "price_s": price,
+                "greeks_s": greeks,
+                "greeks_and_gamma_s": gamma,
+                "bump_and_revalue_s": bump,
+                "R": greeks / price,
+                "R_with_gamma": gamma / price,
+            }
+        numba.set_num_threads(1)
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        autograd.price_and_greeks(X, 2, 4, seed=1)  # warm-up: compiles the stream's kernel
+        start = time.perf_counter()
+        with autograd.tape_bytes() as saved:
+            autograd.price_and_greeks(X, n_paths, n_steps, seed=1)
+        result["autograd_s"] = time.perf_counter() - start
+        result["autograd_tape_bytes"] = saved[0]
+        torch.set_num_threads(torch_threads)
+    finally:
+        numba.set_num_threads(before)
+    result["adjoint_tape_bytes_per_thread"] = n_steps * adjoint.TAPE_COLUMNS * 8
+    return result
+
+
 def time_article_kernel(n_options: int, n_paths: int, n_steps: int = 365) -> dict:
     """GPU only: the article's launch split into drawing its normals and pricing with them.
 
@@ -503,6 +571,7 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
         ],
     }
     result["kernel_parts"] = time_kernel_parts(anchor_paths)
+    result["adjoint"] = time_adjoint(max(anchor_paths // 10, 16))
     if "cupy" in backends:
         X, paths = workload("cupy-article", sizes)
         result["article_kernel"] = time_article_kernel(len(X), paths)
@@ -573,6 +642,8 @@ def to_markdown(result: dict) -> str:
             f"GPU target: cupy (in-kernel Philox RNG) at least {GPU_TARGET:.0e} path-steps/s on"
             f" an H100: {max(cupy_rates):.3g} on {device}, {verdict}{caveat}.",
         ]
+    if "adjoint" in result:
+        lines += ["", *adjoint_lines(result["adjoint"])]
     if "article_kernel" in result:
         a = result["article_kernel"]
         alone = a.get("article_pricing_path_steps_per_second")
@@ -724,6 +795,38 @@ def kernel_parts_lines(parts: dict) -> list[str]:
         f" Box-Muller {normals_share - philox_share:.0%}); the block kernel is"
         f" {r['block_kernel'] / r['libm_kernel']:.1f}x the former, and"
         f" {r['block_kernel'] / r['block_steps']:.0%} of the step-loop-only limit.",
+    ]
+    return lines
+
+
+def adjoint_lines(a: dict) -> list[str]:
+    """``time_adjoint``'s figures as a Markdown section: a table by threads and a verdict."""
+    lines = [
+        f"## Adjoint Greeks (Chapter 8): survival estimator, {a['options']} options x"
+        f" {a['paths']} paths x {a['steps']} steps",
+        "",
+        "| threads | price s | price + 6 Greeks s | R | with gamma s | R with gamma"
+        " | bump-and-revalue (13 prices) s | bump-and-revalue / adjoint |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for threads, t in a["threads"].items():
+        lines.append(
+            f"| {threads} | {t['price_s']:.4f} | {t['greeks_s']:.4f} | {t['R']:.2f}"
+            f" | {t['greeks_and_gamma_s']:.4f} | {t['R_with_gamma']:.2f}"
+            f" | {t['bump_and_revalue_s']:.4f} | {t['bump_and_revalue_s'] / t['greeks_s']:.1f} |"
+        )
+    one = a["threads"]["1"]
+    ratios = [t["R"] for t in a["threads"].values()]
+    verdict = "met" if max(ratios) <= ADJOINT_TARGET else "MISSED"
+    slower = a["autograd_s"] / one["greeks_s"]
+    lines += [
+        "",
+        f"Target: R = time(price + 6 Greeks) / time(price) at most {ADJOINT_TARGET}:"
+        f" {', '.join(f'{r:.2f}' for r in ratios)}, {verdict}"
+        " (NAG's GPU adjoint: 522 ms / 367 ms = 1.4). Torch autograd through the same"
+        f" estimator on one thread: {a['autograd_s']:.3f} s, {slower:.0f}x the hand adjoint;"
+        f" its tape {a['autograd_tape_bytes'] / 2**20:,.1f} MiB against the hand adjoint's"
+        f" {a['adjoint_tape_bytes_per_thread'] / 2**10:,.1f} KiB per thread.",
     ]
     return lines
 

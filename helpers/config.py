@@ -55,6 +55,10 @@ class Sizes:
         fd_paths: Monte Carlo paths per price in Chapter 7's finite-difference Greeks.
         fd_replications: independent replications of each finite difference.
         inference_batch: the largest batch the network prices in Chapter 7's timing.
+        adjoint_paths: paths per option of Chapter 8's adjoint Greeks (the smooth estimators
+            run on the CPU's ``numba`` backend on every machine for now).
+        autograd_paths: paths per option of Chapter 8's torch autograd reference (it holds
+            every intermediate of every path in memory).
     """
 
     profile: str
@@ -86,6 +90,8 @@ class Sizes:
     fd_paths: int
     fd_replications: int
     inference_batch: int
+    adjoint_paths: int = 20_000
+    autograd_paths: int = 1_000
 
 
 GPU_SIZES = Sizes(
@@ -118,6 +124,8 @@ GPU_SIZES = Sizes(
     fd_paths=500_000,
     fd_replications=20,
     inference_batch=1_000_000,
+    adjoint_paths=200_000,
+    autograd_paths=4_000,
 )
 
 CPU_SIZES = Sizes(

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.func import hessian, jacrev, vmap
 
-from .domain import COLUMN_INDEX
+from .domain import COLUMN_INDEX, COLUMNS
 from .pricing import as_tensor, check_domain
 
 FIRST_ORDER = {
@@ -164,4 +164,61 @@ def mc_delta_gamma(
         "delta_se": float(np.std(deltas, ddof=1) / root),
         "gamma": float(np.mean(gammas)),
         "gamma_se": float(np.std(gammas, ddof=1) / root),
+    }
+
+
+def mc_bumped_greeks(
+    x: object,
+    paths: int,
+    replications: int,
+    *,
+    fraction: float = 0.01,
+    n_steps: int = 365,
+    seed: int = 0,
+    method: str = "plain",
+) -> dict[str, dict[str, float]]:
+    """All six first derivatives of one option by bump-and-revalue with common random numbers.
+
+    Each replication prices the option with every input bumped up and down by ``fraction`` of
+    its range (``helpers.benchmark.bump_and_revalue_batch``: 13 prices), each price in its own
+    call with the same seed, so that all 13 use the same random numbers; the derivatives are
+    the central differences, and their standard errors come from ``replications`` independent
+    seeds. (Priced in one batch, each row would get its own random numbers: the option's row is
+    part of the Philox counter.)
+
+    Args:
+        x: the option's six inputs ``[K, B, S0, sigma, mu, r]``.
+        paths: Monte Carlo paths per price.
+        replications: independent repetitions, ``>= 2``.
+        fraction: each bump as a fraction of its input's range (``DOMAIN_HIGH``).
+        n_steps, seed, method: as in ``helpers.mc.price_options``.
+
+    Returns:
+        ``{"greeks": {column: value}, "greeks_stderr": {column: value}}``.
+
+    Raises:
+        ValueError: fewer than 2 replications.
+    """
+    from .benchmark import bump_and_revalue_batch
+    from .mc import price_options
+
+    if replications < 2:
+        raise ValueError(f"replications must be >= 2 to estimate an error, got {replications}")
+    row = np.asarray(x, dtype=np.float64).reshape(1, 6)
+    rows = bump_and_revalue_batch(row, fraction)
+    estimates = np.empty((replications, 6))
+    for k in range(replications):
+        price = np.array([
+            price_options(row[None, :], paths, n_steps=n_steps, seed=seed + k,
+                          method=method).price[0]
+            for row in rows
+        ])  # fmt: skip
+        for j in range(6):
+            up, down = rows[1 + 2 * j, j], rows[2 + 2 * j, j]
+            estimates[k, j] = (price[1 + 2 * j] - price[2 + 2 * j]) / (up - down)
+    mean = estimates.mean(axis=0)
+    se = estimates.std(axis=0, ddof=1) / np.sqrt(replications)
+    return {
+        "greeks": dict(zip(COLUMNS, mean.tolist(), strict=True)),
+        "greeks_stderr": dict(zip(COLUMNS, se.tolist(), strict=True)),
     }

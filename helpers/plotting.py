@@ -154,3 +154,50 @@ def greek_curves(curve: dict, base: Sequence[float]) -> plt.Figure:
     axes[0].legend()
     fig.tight_layout()
     return fig
+
+
+def payoff_curves(
+    values: Sequence[float], curves: dict[str, Sequence[float]], xlabel: str, title: str
+) -> plt.Figure:
+    """One path's discounted payoff against one input, a line per estimator (Chapter 8).
+
+    Args:
+        values: the input's values, shape ``(m,)``.
+        curves: payoffs by estimator name, each of shape ``(m,)``.
+        xlabel: the input's name and unit.
+        title: the figure's title.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, payoff in curves.items():
+        ax.plot(values, payoff, label=name, drawstyle="default", lw=1.6)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("discounted payoff of the path (currency)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def smoothing_bias(
+    widths: Sequence[float], bias: Sequence[float], stderr: float, default: float
+) -> plt.Figure:
+    """The smoothed knock-out's bias against its width, beside the price's standard error.
+
+    Args:
+        widths: the widths tried, fractions of the barrier.
+        bias: smoothed minus plain price on the same paths, currency, one per width.
+        stderr: the plain price's standard error at the same paths (the band drawn).
+        default: the package's default width (a vertical line).
+    """
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(widths, np.abs(bias), "o-", label="|bias| (smoothed - plain, same paths)")
+    ax.axhline(stderr, color="tab:gray", ls="--", label="standard error of the price")
+    ax.axvline(default, color="tab:red", ls=":", label=f"default width {default:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("width of the smoothed knock-out (fraction of the barrier B)")
+    ax.set_ylabel("|bias| of the price (currency)")
+    ax.set_title("Smoothing the knock-out: bias against width")
+    ax.legend()
+    fig.tight_layout()
+    return fig

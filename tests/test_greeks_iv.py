@@ -217,3 +217,14 @@ def test_common_random_numbers_shrink_the_delta_standard_error():
         independent.append((p_up - p_down.price[0]) / (2 * h))
     independent_se = np.std(independent, ddof=1) / np.sqrt(replications)
     assert crn["delta_se"] < independent_se / 3
+
+
+def test_mc_bumped_greeks_use_common_random_numbers():
+    # r only discounts: on the same paths, the central difference is exactly -T P.
+    x = [110.0, 100.0, 120.0, 0.35, 0.15, 0.05]
+    fd = greeks.mc_bumped_greeks(x, 500, 2, n_steps=20, seed=4)
+    prices = [price_options([x], 500, n_steps=20, seed=s).price[0] for s in (4, 5)]
+    assert fd["greeks"]["r"] == pytest.approx(-np.mean(prices), rel=1e-4)
+    assert fd["greeks_stderr"]["S0"] > 0 and set(fd["greeks"]) == set(fd["greeks_stderr"])
+    with pytest.raises(ValueError, match="replications"):
+        greeks.mc_bumped_greeks(x, 10, 1)

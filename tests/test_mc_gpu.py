@@ -16,7 +16,7 @@ from .test_mc import within_se
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on the PATH")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
-def test_cuda_source_compiles_to_ptx_with_both_kernels(tmp_path, arch):
+def test_cuda_source_compiles_to_ptx_with_every_kernel(tmp_path, arch):
     out = tmp_path / "barrier_option.ptx"
     subprocess.run(
         ["nvcc", "-ptx", f"-arch={arch}", "-o", str(out), str(cupy_backend.KERNEL_SOURCE)],
@@ -26,6 +26,7 @@ def test_cuda_source_compiles_to_ptx_with_both_kernels(tmp_path, arch):
     ptx = out.read_text()
     assert ".entry batched_barrier_option" in ptx
     assert ".entry barrier_option_philox" in ptx
+    assert ".entry barrier_option_survival_greeks" in ptx
 
 
 @pytest.mark.gpu
@@ -112,3 +113,49 @@ def test_cuda_path_payoff_matches_the_python_path_on_the_host(tmp_path, mixed_op
     assert len(cuda) == len(cases)
     np.testing.assert_allclose(cuda, python, rtol=2e-4, atol=2e-4)
     assert (python > 0).sum() >= 5  # the comparison covers paying paths, not only zeros
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on the PATH")
+def test_cuda_survival_adjoint_matches_the_python_adjoint_on_the_host(tmp_path, mixed_options):
+    # The CUDA C forward and reverse sweeps, compiled for the host, against
+    # helpers.mc.adjoint.survival_path on the same paths: both in double precision.
+    from helpers.mc import adjoint
+    from helpers.mc.philox import split_seed
+
+    harness = tmp_path / "adjoint"
+    source = Path(__file__).with_name("cuda_adjoint_harness.cu")
+    subprocess.run(["nvcc", "-o", str(harness), str(source)], check=True, capture_output=True)
+    near = np.array([[100.0, 97.0, 100.0, 0.30, 0.05, 0.05]])
+    options = np.vstack([mixed_options, near])
+    seed, n_steps, T = 2**40 + 17, 60, 1.0
+    key0, key1 = split_seed(seed)
+    cases = [(i, p) for i in range(len(options)) for p in (0, 1, 7, 1000, 2**31 + 5)]
+    counters = [f"{n_steps} {int(key0)} {int(key1)} {i} {p}" for i, p in cases]
+    lines = [
+        " ".join(repr(float(v)) for v in [*options[i], T]) + " " + counter
+        for (i, _), counter in zip(cases, counters, strict=True)
+    ]
+    out = subprocess.run(
+        [str(harness)], input="\n".join(lines), capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    cuda = np.array([[float(v) for v in line.split()] for line in out if line])
+    tape, grad = np.empty((n_steps, adjoint.TAPE_COLUMNS)), np.empty(6)
+    python = []
+    for i, p in cases:
+        value = adjoint.survival_path(options[i], T, n_steps, key0, key1, np.uint64(i),
+                                      np.uint64(p), tape, grad, True)  # fmt: skip
+        python.append([value, *grad])
+    python = np.array(python)
+    assert cuda.shape == python.shape == (len(cases), 7)
+    np.testing.assert_allclose(cuda, python, rtol=1e-12, atol=1e-15)
+    assert (python[:, 0] > 0).sum() >= 5 and (python[:, 2] != 0).sum() >= 5
+
+
+@pytest.mark.gpu
+def test_cupy_survival_greeks_match_the_numba_adjoint(mixed_options):
+    a = price_options(mixed_options, 4_096, n_steps=50, seed=3, greeks=True, backend="cupy")
+    b = price_options(mixed_options, 4_096, n_steps=50, seed=3, greeks=True, backend="numba")
+    # the same paths in double precision: only the order of the sums differs
+    np.testing.assert_allclose(a.price, b.price, rtol=1e-9)
+    for name in b.greeks:
+        np.testing.assert_allclose(a.greeks[name], b.greeks[name], rtol=1e-8, atol=1e-12)

@@ -252,3 +252,203 @@ extern "C" __global__ void barrier_option_philox(
         partial_sq[(unsigned long long)blockIdx.y * gridDim.x + blockIdx.x] = sq;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Adjoint Greeks of the survival-conditioned estimator (helpers/mc/adjoint.py is the definition
+// and the readable twin; tests/cuda_adjoint_harness.cu checks this code against it on the host).
+// Double precision throughout, as the Python; the normal's quantile is Wichura's AS 241.
+// ---------------------------------------------------------------------------------------------
+#define ADJ_FAR 12.0            // beyond, survival is certain in double and its density 6e-33
+#define ADJ_TAPE_COLUMNS 4      // s_n, S_n, Z_n, a_n per step
+
+__host__ __device__ __forceinline__ double adj_norm_pdf(double x)
+{
+    return 0.3989422804014327 * exp(-0.5 * x * x);
+}
+
+__host__ __device__ __forceinline__ double adj_norm_cdf(double x)
+{
+    return 0.5 * erfc(-x * 0.7071067811865476);
+}
+
+__host__ __device__ double adj_norm_ppf(double p)
+{
+    const double q = p - 0.5;
+    if (fabs(q) <= 0.425) {
+        const double r = 0.180625 - q * q;
+        const double num = ((((((2.5090809287301226727e3 * r + 3.3430575583588128105e4) * r
+            + 6.7265770927008700853e4) * r + 4.5921953931549871457e4) * r
+            + 1.3731693765509461125e4) * r + 1.9715909503065514427e3) * r
+            + 1.3314166789178437745e2) * r + 3.3871328727963666080e0;
+        const double den = ((((((5.2264952788528545610e3 * r + 2.8729085735721942674e4) * r
+            + 3.9307895800092710610e4) * r + 2.1213794301586595867e4) * r
+            + 5.3941960214247511077e3) * r + 6.8718700749205790830e2) * r
+            + 4.2313330701600911252e1) * r + 1.0;
+        return q * num / den;
+    }
+    double r = q < 0.0 ? p : 1.0 - p;
+    if (r <= 0.0) return q < 0.0 ? -__builtin_inf() : __builtin_inf();
+    r = sqrt(-log(r));
+    double num, den;
+    if (r <= 5.0) {
+        r -= 1.6;
+        num = ((((((7.74545014278341407640e-4 * r + 2.27238449892691845833e-2) * r
+            + 2.41780725177450611770e-1) * r + 1.27045825245236838258e0) * r
+            + 3.64784832476320460504e0) * r + 5.76949722146069140550e0) * r
+            + 4.63033784615654529590e0) * r + 1.42343711074968357734e0;
+        den = ((((((1.05075007164441684324e-9 * r + 5.47593808499534494600e-4) * r
+            + 1.51986665636164571966e-2) * r + 1.48103976427480074590e-1) * r
+            + 6.89767334985100004550e-1) * r + 1.67638483018380384940e0) * r
+            + 2.05319162663775882187e0) * r + 1.0;
+    } else {
+        r -= 5.0;
+        num = ((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r
+            + 1.24266094738807843860e-3) * r + 2.65321895265761230930e-2) * r
+            + 2.96560571828504891230e-1) * r + 1.78482653991729133580e0) * r
+            + 5.46378491116411436990e0) * r + 6.65790464350110377720e0;
+        den = ((((((2.04426310338993978564e-15 * r + 1.42151175831644588870e-7) * r
+            + 1.84631831751005468180e-5) * r + 7.86869131145613259100e-4) * r
+            + 1.48753612908506148525e-2) * r + 1.36929880922735805310e-1) * r
+            + 5.99832206555887937690e-1) * r + 1.0;
+    }
+    const double x = num / den;
+    return q < 0.0 ? -x : x;
+}
+
+// One survival-conditioned path: forward sweep into `tape` (n_steps x 4 doubles), then the
+// reverse sweep into grad[0..5] = d payoff / d (K, B, S0, sigma, mu, r) when `sweep` is set.
+// Returns the discounted, weighted payoff. Mirrors helpers.mc.adjoint.survival_path line by line.
+__host__ __device__ double survival_path(const double *x, double T, unsigned int n_steps,
+                                         unsigned int key0, unsigned int key1,
+                                         unsigned int option, unsigned int path,
+                                         double *tape, double *grad, bool sweep)
+{
+    const double K = x[0], B = x[1], S0 = x[2], sigma = x[3], mu = x[4], r = x[5];
+    const double dt = T / n_steps, c = 1.0 + mu * dt, sqrt_dt = sqrt(dt), vol = sigma * sqrt_dt;
+    double s = S0, S = 0.0, log_weight = 0.0;
+    for (int k = 0; k < 6; k++) grad[k] = 0.0;
+    uint4_ w = {0u, 0u, 0u, 0u};
+    for (unsigned int n = 0; n < n_steps; n++) {
+        if (n % 4 == 0) w = philox4x32_10(uint4_{n / 4, path, option, 0u}, key0, key1);
+        const unsigned int word = (n % 4 == 0) ? w.x : (n % 4 == 1) ? w.y : (n % 4 == 2) ? w.z : w.w;
+        const double v = ((double)word + 0.5) * 2.3283064365386963e-10;
+        const double g = s * vol, threshold = (n + 1.0) * B - S;
+        double a, z;
+        if (g > 0.0) {
+            a = (threshold - s * c) / g;
+            if (a < -ADJ_FAR) {
+                z = -adj_norm_ppf(v);
+            } else {
+                const double p = adj_norm_cdf(-a);
+                if (p == 0.0) return 0.0;
+                z = -adj_norm_ppf(v * p);
+                log_weight += log(p);
+            }
+        } else {
+            if (!(s * c > threshold)) return 0.0;
+            a = -__builtin_inf();
+            z = 0.0;
+        }
+        double *row = tape + (size_t)ADJ_TAPE_COLUMNS * n;
+        row[0] = s; row[1] = S; row[2] = z; row[3] = a;
+        s = s * (c + vol * z);
+        S += s;
+    }
+    const double excess = S / n_steps - K;
+    if (excess <= 0.0) return 0.0;
+    const double weight = exp(-r * T + log_weight), payoff = weight * excess;
+    if (!sweep) return payoff;
+    double s_bar = 0.0, S_bar = weight / n_steps, c_bar = 0.0, vol_bar = 0.0, B_bar = 0.0;
+    const double log_weight_bar = payoff;
+    for (int n = (int)n_steps - 1; n >= 0; n--) {
+        const double *row = tape + (size_t)ADJ_TAPE_COLUMNS * n;
+        const double sn = row[0], z = row[2], a = row[3];
+        const double s_next_bar = s_bar + S_bar;
+        s_bar = s_next_bar * (c + vol * z);
+        c_bar += s_next_bar * sn;
+        vol_bar += s_next_bar * sn * z;
+        if (a >= -ADJ_FAR) {
+            const double g = sn * vol, p = adj_norm_cdf(-a), v_p = adj_norm_cdf(-z);
+            const double z_bar = s_next_bar * g;
+            const double q_bar = -z_bar / adj_norm_pdf(z);
+            const double p_bar = q_bar * v_p / p + log_weight_bar / p;
+            const double a_bar = -p_bar * adj_norm_pdf(a);
+            B_bar += a_bar * (n + 1.0) / g;
+            S_bar -= a_bar / g;
+            s_bar -= a_bar * (c / g + a / sn);
+            c_bar -= a_bar / vol;
+            vol_bar -= a_bar * a / vol;
+        }
+    }
+    grad[0] = -weight;
+    grad[1] = B_bar;
+    grad[2] = s_bar;
+    grad[3] = vol_bar * sqrt_dt;
+    grad[4] = c_bar * dt;
+    grad[5] = -T * payoff;
+    return payoff;
+}
+
+#ifdef __CUDACC__
+// Grid: (blocks_per_option, options_in_launch); each thread owns the tape slice
+// tapes[thread * n_steps * 4 ...] and its own sums of the 8 outputs (price, 6 derivatives,
+// gamma) and of their squares; the block adds its threads' sums (block_sum), and thread 0 writes
+// them to partial[(option_row * gridDim.x + block) * 16 + k]: no two threads ever add to the
+// same memory (the race of a naive adjoint reduction), and the host adds the partials in order.
+extern "C" __global__ void barrier_option_survival_greeks(
+    double *partial,               // out: (options_in_launch, gridDim.x, 16)
+    double *tapes,                 // scratch: gridDim.x * gridDim.y * blockDim.x * n_steps * 4
+    const double *X,               // (n_options, 6) row-major, float64
+    const unsigned int option_offset,
+    const double T,
+    const unsigned int n_steps,
+    const unsigned int n_paths,
+    const unsigned int key0,
+    const unsigned int key1,
+    const double gamma_bump,       // relative bump of S0 for gamma; 0: no gamma
+    const int sweep)               // 0: price only
+{
+    const unsigned int option = option_offset + blockIdx.y;
+    const size_t thread = ((size_t)blockIdx.y * gridDim.x + blockIdx.x) * blockDim.x + threadIdx.x;
+    double *tape = tapes + thread * (size_t)n_steps * ADJ_TAPE_COLUMNS;
+    double x[6], grad[6], bumped[6];
+    for (int k = 0; k < 6; k++) x[k] = X[6ull * option + k];
+    const double S0 = x[2], h = S0 > 0.0 ? gamma_bump * S0 : gamma_bump;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, acc_sq[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (unsigned long long path = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
+         path < n_paths; path += (unsigned long long)gridDim.x * blockDim.x) {
+        const double value = survival_path(x, T, n_steps, key0, key1, option,
+                                           (unsigned int)path, tape, grad, sweep != 0);
+        double gamma = 0.0;
+        if (sweep && gamma_bump > 0.0) {
+            for (int k = 0; k < 6; k++) bumped[k] = x[k];
+            bumped[2] = S0 + h;
+            double up[6];
+            survival_path(bumped, T, n_steps, key0, key1, option, (unsigned int)path, tape, up,
+                          true);
+            bumped[2] = fmax(S0 - h, 0.0);
+            double down[6];
+            survival_path(bumped, T, n_steps, key0, key1, option, (unsigned int)path, tape, down,
+                          true);
+            gamma = (up[2] - down[2]) / (S0 + h - bumped[2]);
+        }
+        acc[0] += value;
+        acc_sq[0] += value * value;
+        for (int k = 0; k < 6; k++) {
+            acc[1 + k] += grad[k];
+            acc_sq[1 + k] += grad[k] * grad[k];
+        }
+        acc[7] += gamma;
+        acc_sq[7] += gamma * gamma;
+    }
+    double *out = partial + ((size_t)blockIdx.y * gridDim.x + blockIdx.x) * 16;
+    for (int k = 0; k < 8; k++) {
+        const double total = block_sum(acc[k]);
+        const double total_sq = block_sum(acc_sq[k]);
+        if (threadIdx.x == 0) {
+            out[k] = total;
+            out[8 + k] = total_sq;
+        }
+    }
+}
+#endif

@@ -14,20 +14,33 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
+from ..domain import COLUMNS
 from . import numba_backend, numpy_backend
 from .checks import (
+    METHODS,
     check_count,
     check_finite_result,
     check_maturity,
+    check_method,
     check_options,
     check_seed,
+    check_step_volatility,
+    check_width,
 )
 from .result import MCResult
 
-__all__ = ["BACKENDS", "MCResult", "available_backends", "price_options", "resolve_backend"]
+__all__ = [
+    "BACKENDS",
+    "METHODS",
+    "MCResult",
+    "available_backends",
+    "price_options",
+    "resolve_backend",
+]
 
 BACKENDS: tuple[str, ...] = ("cupy", "cupy-article", "numba", "numba-cuda", "numpy")
 """Every backend name ``price_options`` accepts, besides ``"auto"``."""
@@ -96,6 +109,10 @@ def price_options(
     T: float = 1.0,
     seed: int = 0,
     backend: str = "auto",
+    *,
+    greeks: bool = False,
+    method: str | None = None,
+    width: float | None = None,
 ) -> MCResult:
     """Prices a batch of arithmetic-average barrier calls by Monte Carlo.
 
@@ -121,9 +138,20 @@ def price_options(
         seed: integer in ``[0, 2**64)``. The same seed and backend give the same numbers.
         backend: ``"auto"`` (``"cupy"`` when a CUDA GPU is usable, else ``"numba"``) or one of
             ``BACKENDS``.
+        greeks: also return the derivatives of each price with respect to the six inputs, and
+            gamma, by a hand-written adjoint of every path (``helpers.mc.adjoint``).
+        method: the estimator, one of ``METHODS``: ``"plain"`` (the hard knock-out, the
+            default without Greeks), ``"survival"`` (one-step survival conditioning, unbiased
+            and smooth: the default with Greeks) or ``"smoothed"`` (a logistic knock-out of
+            ``width``, biased). The smooth estimators run on the ``numba`` backend, and
+            ``"survival"`` on ``cupy`` too.
+        width: the smoothed knock-out's width as a fraction of ``B``
+            (default ``helpers.mc.adjoint.DEFAULT_WIDTH``).
 
     Returns:
-        ``MCResult`` with ``price`` and ``stderr``, float64 arrays of shape ``(n,)``.
+        ``MCResult`` with ``price`` and ``stderr``, float64 arrays of shape ``(n,)``, and with
+        ``greeks=True`` the dicts ``greeks`` and ``greeks_stderr`` keyed ``K``, ``B``, ``S0``,
+        ``sigma``, ``mu``, ``r`` (dP/d column) and ``gamma`` (d2P/dS0^2).
 
     Raises:
         ValueError: ``X`` is not of shape ``(n, 6)``, holds NaN or inf, or a negative K, B, S0 or
@@ -131,17 +159,58 @@ def price_options(
             ``T <= 0``; an unknown backend; a GPU backend without a usable GPU; the
             ``cupy-article`` normals buffer does not fit in GPU memory; inputs so extreme
             (``mu T``, ``sigma sqrt(T)`` or ``-r T`` far beyond any market's) that a path
-            overflowed the floating-point range, so that no finite price exists to return.
+            overflowed the floating-point range, so that no finite price exists to return;
+            an unknown ``method``, Greeks with ``method="plain"``, a ``width`` that is not
+            positive, a smooth estimator on a backend that lacks its adjoint, or an Euler step
+            ``sigma sqrt(T / n_steps)`` above ``adjoint.MAX_STEP_VOLATILITY`` with one.
     """
     options = check_options(X)
     n_paths = check_count("n_paths", n_paths)
     n_steps = check_count("n_steps", n_steps)
     T = check_maturity(T)
     seed = check_seed(seed)
-    name = resolve_backend(backend)
+    method = check_method(method, bool(greeks))
+    if method == "plain":
+        name = resolve_backend(backend)
+    else:
+        from . import adjoint
+
+        width = check_width(width, adjoint.DEFAULT_WIDTH)
+        name = _smooth_estimator_backend(backend, method)
+        check_step_volatility(options, T, n_steps, adjoint.MAX_STEP_VOLATILITY)
     if options.shape[0] == 0:
         empty = np.zeros(0)
-        return MCResult(empty, empty.copy(), n_paths, n_steps, name)
-    result = _implementation(name)(options, n_paths, n_steps, T, seed)
+        result = MCResult(empty, empty.copy(), n_paths, n_steps, name, method)
+        if greeks:
+            names = (*COLUMNS, "gamma")
+            result = replace(result, greeks={k: empty.copy() for k in names},
+                             greeks_stderr={k: empty.copy() for k in names})  # fmt: skip
+        return result
+    if method == "plain":
+        result = _implementation(name)(options, n_paths, n_steps, T, seed)
+    elif name == "cupy":
+        from . import cupy_backend
+
+        result = cupy_backend.price_survival(options, n_paths, n_steps, T, seed, bool(greeks))
+    else:
+        result = adjoint.price(options, n_paths, n_steps, T, seed, method, width, bool(greeks))
     check_finite_result(result, options, T)
     return result
+
+
+def _smooth_estimator_backend(backend: str, method: str) -> str:
+    """The backend of a smooth estimator: ``numba``, or ``cupy`` for ``"survival"`` (the CUDA C
+    adjoint); ``"auto"`` takes ``cupy`` for it when a GPU is usable."""
+    if backend == "auto":
+        return "cupy" if method == "survival" and _cupy_usable() else "numba"
+    supported = ("numba", "cupy") if method == "survival" else ("numba",)
+    if backend not in supported:
+        if backend not in BACKENDS:
+            raise ValueError(
+                f"unknown backend {backend!r}: choose 'auto' or one of {list(BACKENDS)}"
+            )
+        raise ValueError(
+            f"method {method!r} runs on backend {' or '.join(map(repr, supported))} (or"
+            f" 'auto'), not {backend!r}: its hand adjoint is written for those"
+        )
+    return resolve_backend(backend)

@@ -77,6 +77,65 @@ def check_options(X: object) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+METHODS: tuple[str, ...] = ("plain", "survival", "smoothed")
+"""The estimators ``price_options`` offers: the hard knock-out, and the two smooth ones of
+``helpers.mc.adjoint`` whose pathwise Greeks are correct."""
+
+
+def check_method(method: object, greeks: bool) -> str:
+    """Returns the estimator's name: ``method``, or by default ``"survival"`` with Greeks and
+    ``"plain"`` without.
+
+    Raises:
+        ValueError: an unknown method, or Greeks asked of the plain estimator.
+    """
+    if method is None:
+        return "survival" if greeks else "plain"
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: choose one of {list(METHODS)}")
+    if greeks and method == "plain":
+        raise ValueError(
+            "method 'plain' has no usable pathwise Greeks: its knock-out is a step function,"
+            " whose derivative misses the barrier's contribution; use method='survival'"
+            " (unbiased) or 'smoothed'"
+        )
+    return str(method)
+
+
+def check_width(width: object, default: float) -> float:
+    """Returns the smoothed knock-out's width (a fraction of the barrier), ``default`` for None.
+
+    Raises:
+        ValueError: a width that is not a finite number > 0.
+    """
+    if width is None:
+        return default
+    try:
+        value = float(width)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"width must be a number > 0, got {width!r}") from None
+    if not np.isfinite(value) or value <= 0.0:
+        raise ValueError(f"width must be finite and > 0 (a fraction of B), got {width!r}")
+    return value
+
+
+def check_step_volatility(options: np.ndarray, T: float, n_steps: int, maximum: float) -> None:
+    """Refuses rows whose Euler step ``sigma sqrt(T / n_steps)`` exceeds ``maximum``.
+
+    Raises:
+        ValueError: naming the first such row; more steps make the step smaller.
+    """
+    step = options[:, COLUMNS.index("sigma")] * np.sqrt(T / n_steps)
+    bad = np.flatnonzero(step > maximum)
+    if bad.size:
+        row = bad[0]
+        raise ValueError(
+            f"row {row}: sigma * sqrt(T / n_steps) = {step[row]:.3g} exceeds {maximum}: an Euler"
+            " step this large can turn a price negative, where the smooth estimators do not"
+            " apply; use more steps"
+        )
+
+
 def check_finite_result(result, options: np.ndarray, T: float) -> None:
     """Raises ValueError if a price, or a standard error over more than one path, is not finite.
 
@@ -92,6 +151,8 @@ def check_finite_result(result, options: np.ndarray, T: float) -> None:
     bad = ~np.isfinite(result.price)
     if result.n_paths > 1:
         bad |= ~np.isfinite(result.stderr)
+    for greek in (result.greeks or {}).values():
+        bad |= ~np.isfinite(greek)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         inputs = ", ".join(f"{c}={v:g}" for c, v in zip(COLUMNS, options[row], strict=True))

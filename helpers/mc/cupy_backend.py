@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -170,4 +171,52 @@ def price_article(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int
         n_paths,
         n_steps,
         "cupy-article",
+    )
+
+
+TAPE_BUDGET_BYTES = 2**30
+"""GPU memory for the adjoint's tapes in one launch (each thread owns ``n_steps`` x 4 float64):
+a batch whose threads would need more is priced in several launches."""
+
+
+def price_survival(
+    X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int, greeks: bool
+) -> MCResult:
+    """The survival-conditioned estimator and, with ``greeks``, its adjoint Greeks on the GPU
+    (``barrier_option_survival_greeks``); see ``helpers.mc.price_options``.
+
+    The same paths as the ``numba`` backend's ``helpers.mc.adjoint``, in double precision.
+    """
+    import cupy
+
+    from . import adjoint
+
+    kernel = _module().get_function("barrier_option_survival_greeks")
+    key0, key1 = (np.uint32(k) for k in split_seed(seed))
+    n_options = X.shape[0]
+    d_X = cupy.ascontiguousarray(cupy.asarray(X, dtype=cupy.float64))
+    (blocks_x, _), _ = launch_config(n_options, n_paths, _multiprocessors())["philox"]
+    tape_per_option = blocks_x * THREADS_PER_BLOCK * n_steps * adjoint.TAPE_COLUMNS * 8
+    rows_per_launch = int(max(1, min(MAX_GRID_Y, TAPE_BUDGET_BYTES // tape_per_option)))
+    tapes = cupy.empty(rows_per_launch * tape_per_option // 8, dtype=cupy.float64)
+    partial = cupy.empty((n_options, blocks_x, 16), dtype=cupy.float64)
+    gamma_bump = adjoint.GAMMA_BUMP if greeks else 0.0
+    for start in range(0, n_options, rows_per_launch):
+        rows = min(rows_per_launch, n_options - start)
+        kernel(
+            (blocks_x, rows),
+            (THREADS_PER_BLOCK,),
+            (partial[start:], tapes, d_X, np.uint32(start), np.float64(T), np.uint32(n_steps),
+             np.uint32(n_paths), key0, key1, np.float64(gamma_bump), np.int32(greeks)),
+        )  # fmt: skip
+    sums = cupy.asnumpy(partial.sum(axis=1))  # (n_options, 16)
+    mean, stderr = mean_and_stderr(sums[:, :8], sums[:, 8:], n_paths)
+    result = MCResult(mean[:, 0], stderr[:, 0], n_paths, n_steps, "cupy", "survival")
+    if not greeks:
+        return result
+    names = adjoint.OUTPUTS[1:]
+    return replace(
+        result,
+        greeks={name: mean[:, 1 + k] for k, name in enumerate(names)},
+        greeks_stderr={name: stderr[:, 1 + k] for k, name in enumerate(names)},
     )

@@ -18,6 +18,12 @@ class MCResult:
         n_paths: paths simulated per option.
         n_steps: time steps per path.
         backend: the backend that produced the numbers.
+        method: the estimator: ``"plain"`` (hard knock-out), ``"survival"`` or ``"smoothed"``
+            (``helpers.mc.adjoint``).
+        greeks: with ``greeks=True``, the derivatives of the price, each of shape ``(n,)``:
+            ``"K"``, ``"B"``, ``"S0"``, ``"sigma"``, ``"mu"``, ``"r"`` (dP/d column, in price
+            units per unit of the column) and ``"gamma"`` (d2P/dS0^2); else ``None``.
+        greeks_stderr: their standard errors, the same keys; else ``None``.
     """
 
     price: np.ndarray
@@ -25,14 +31,19 @@ class MCResult:
     n_paths: int
     n_steps: int
     backend: str
+    method: str = "plain"
+    greeks: dict[str, np.ndarray] | None = None
+    greeks_stderr: dict[str, np.ndarray] | None = None
 
     def __repr__(self) -> str:
         head = zip(self.price[:4], self.stderr[:4], strict=True)
         pairs = ", ".join(f"{p:.4f} ± {e:.4f}" for p, e in head)
         more = ", ..." if self.price.size > 4 else ""
+        method = "" if self.method == "plain" else f", method={self.method!r}"
+        greeks = "" if self.greeks is None else f", greeks={list(self.greeks)}"
         return (
             f"MCResult([{pairs}{more}], n_paths={self.n_paths}, n_steps={self.n_steps}, "
-            f"backend={self.backend!r})"
+            f"backend={self.backend!r}{method}{greeks})"
         )
 
 
