@@ -220,13 +220,14 @@ ADJOINT_TARGET = 2.5
 """The adjoint's cost ratio R = time(price and six Greeks) / time(price) should stay below it."""
 
 
-def time_adjoint(n_paths: int = 2_000, n_steps: int = 365, repeats: int = 2) -> dict:
+def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> dict:
     """The adjoint Greeks' cost on ``ARTICLE_OPTIONS`` with the survival estimator (Chapter 8).
 
-    Times, best of ``repeats`` after a warm-up, on one thread and on every core: the price alone;
-    the price and its six first-order Greeks (one forward and one reverse sweep per path); the
-    same with gamma (two more sweeps per path); and bump-and-revalue, 13 prices of the same
-    estimator at the same paths per price (``bump_and_revalue_batch``, in one batch). Then, on
+    Times, best of ``repeats`` interleaved runs after a warm-up, on one thread and on every
+    core: the price alone; the price and its six first-order Greeks (one forward and one reverse
+    sweep per path); the same with gamma (two more sweeps per path); and bump-and-revalue, 13
+    prices of the same estimator at the same paths per price (``bump_and_revalue_batch``, in one
+    batch). Then, on
     one thread, torch autograd through the same estimator (``helpers.mc.autograd``) and the
     bytes of its tape, against the hand adjoint's tape (``TAPE_COLUMNS`` float64 per step of
     each path in flight).
@@ -253,13 +254,20 @@ def time_adjoint(n_paths: int = 2_000, n_steps: int = 365, repeats: int = 2) -> 
     try:
         for threads in sorted({1, os.cpu_count() or 1}):
             numba.set_num_threads(threads)
-            price = _best_seconds(lambda: run(False), repeats)
-            greeks = _best_seconds(lambda: run(True), repeats)
-            gamma = _best_seconds(lambda: run(True, True), repeats)
-            bump = _best_seconds(
-                lambda: price_options(bumped, n_paths, n_steps, seed=1, method="survival"),
-                repeats,
-            )
+            # interleaved, best of each: a drift of the clock speed cannot favour one of them
+            runs = {
+                "price": lambda: run(False),
+                "greeks": lambda: run(True),
+                "gamma": lambda: run(True, True),
+                "bump": lambda: price_options(bumped, n_paths, n_steps, seed=1, method="survival"),
+            }
+            for measure in runs.values():
+                measure()  # warm-up: compilation
+            best = dict.fromkeys(runs, np.inf)
+            for _ in range(repeats):
+                for name, measure in runs.items():
+                    best[name] = min(best[name], _best_seconds(measure, 1, warm_up=False))
+            price, greeks, gamma, bump = (best[k] for k in ("price", "greeks", "gamma", "bump"))
             result["threads"][str(threads)] = {
                 "price_s": price,
                 "greeks_s": greeks,
@@ -571,7 +579,7 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
         ],
     }
     result["kernel_parts"] = time_kernel_parts(anchor_paths)
-    result["adjoint"] = time_adjoint(max(anchor_paths // 10, 16))
+    result["adjoint"] = time_adjoint(max(anchor_paths // 4, 16))
     if "cupy" in backends:
         X, paths = workload("cupy-article", sizes)
         result["article_kernel"] = time_article_kernel(len(X), paths)
