@@ -1,0 +1,94 @@
+"""helpers.differential: the derivative loss and the homogeneous pricer (Chapter 9's parts)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers.differential import HomogeneousPricer, differential_loss, label_scales
+from helpers.domain import sample_options
+
+
+@pytest.fixture
+def options() -> torch.Tensor:
+    import numpy as np
+
+    return torch.as_tensor(sample_options(64, np.random.default_rng(0), dtype=np.float64))
+
+
+def test_homogeneous_pricer_scales_with_strike_barrier_and_spot(options):
+    torch.manual_seed(0)
+    pricer = HomogeneousPricer(hidden=32, layers=2).double()
+    for factor in (0.5, 3.0):
+        scaled = options.clone()
+        scaled[:, :3] *= factor
+        torch.testing.assert_close(pricer(scaled), factor * pricer(options), rtol=1e-12, atol=0)
+
+
+def test_homogeneous_pricer_greeks_by_autograd_match_finite_differences(options):
+    torch.manual_seed(1)
+    pricer = HomogeneousPricer(hidden=32, layers=2, activation="elu").double()
+    x = options[:8].clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(pricer(x).sum(), x)
+    h = 1e-6
+    for j in range(6):
+        step = torch.zeros(6, dtype=torch.float64)
+        step[j] = h
+        central = (pricer(options[:8] + step) - pricer(options[:8] - step)) / (2 * h)
+        torch.testing.assert_close(gradient[:, j], central, rtol=1e-6, atol=1e-7)
+
+
+def test_zero_price_level_gives_a_zero_price_and_finite_gradient():
+    pricer = HomogeneousPricer(hidden=8, layers=1).double()
+    x = torch.tensor([[0.0, 0.0, 0.0, 0.2, 0.1, 0.05]], dtype=torch.float64, requires_grad=True)
+    price = pricer(x)
+    (gradient,) = torch.autograd.grad(price.sum(), x)
+    assert price.item() == 0.0 and torch.isfinite(gradient).all()
+
+
+def test_gradient_term_is_zero_when_labels_equal_the_networks_gradient(options):
+    torch.manual_seed(2)
+    pricer = HomogeneousPricer(hidden=16, layers=2).double()
+    x = options.clone().requires_grad_(True)
+    price = pricer(x)
+    (gradient,) = torch.autograd.grad(price.sum(), x)
+    scales = label_scales(price.detach(), gradient)
+    _, price_mse, gradient_mse = differential_loss(pricer, options, price.detach(), gradient,
+                                                   1.0, scales)  # fmt: skip
+    assert price_mse.item() == 0.0 and gradient_mse.item() < 1e-25
+    _, _, wrong = differential_loss(pricer, options, price.detach(), gradient + 0.1, 1.0, scales)
+    assert wrong.item() > 0.0
+
+
+def test_a_short_differential_training_run_lowers_both_losses(options):
+    # A teacher network provides exact prices and derivatives; a student learns both.
+    torch.manual_seed(3)
+    teacher = HomogeneousPricer(hidden=16, layers=2).double()
+    x = options.clone().requires_grad_(True)
+    price = teacher(x)
+    (greeks,) = torch.autograd.grad(price.sum(), x)
+    price, greeks = price.detach(), greeks.detach()
+    scales = label_scales(price, greeks)
+    student = HomogeneousPricer(hidden=16, layers=2).double()
+    optimizer = torch.optim.Adam(student.parameters(), lr=3e-3)
+    _, first_price, first_gradient = differential_loss(student, options, price, greeks, 1.0,
+                                                       scales)  # fmt: skip
+    for _ in range(200):
+        optimizer.zero_grad()
+        total, _, _ = differential_loss(student, options, price, greeks, 1.0, scales)
+        total.backward()
+        optimizer.step()
+    _, last_price, last_gradient = differential_loss(student, options, price, greeks, 1.0, scales)
+    assert last_price < 0.5 * first_price and last_gradient < 0.5 * first_gradient
+
+
+def test_bad_arguments_are_refused(options):
+    with pytest.raises(ValueError, match="unknown activation 'relu'"):
+        HomogeneousPricer(activation="relu")
+    with pytest.raises(ValueError, match="hidden and layers"):
+        HomogeneousPricer(hidden=0)
+    pricer = HomogeneousPricer(hidden=4, layers=1).double()
+    with pytest.raises(ValueError, match="weight must be finite and >= 0"):
+        differential_loss(
+            pricer, options, options[:, 0], options, -1.0, label_scales(options[:, 0], options)
+        )
