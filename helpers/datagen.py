@@ -3,7 +3,10 @@
 ``python -m helpers.datagen --out DIR --shards N --options-per-shard M --paths P --seed S
 --workers W`` (or ``generate(...)``) writes ``DIR/shard-00000.parquet`` ... and
 ``DIR/manifest.json``. Each shard holds the columns ``K, B, S0, sigma, mu, r`` (float32, what the
-network reads) and ``price, stderr`` (float64), one row per option.
+network reads) and ``price, stderr`` (float64), one row per option. With ``--greeks``
+(``greeks=True``) the labels come from the survival-conditioned estimator and each row also
+carries its six adjoint sensitivities and their standard errors (``GREEK_LABELS``), computed on
+the same paths as its price: the labels of differential training (Chapter 9).
 
 * **Dask distributed does the work**: a ``LocalCUDACluster`` (dask-cuda), one worker per GPU,
   when GPUs exist, else a ``LocalCluster`` of CPU worker processes; ``scheduler="tcp://..."``
@@ -43,6 +46,10 @@ from .mc.checks import check_count, check_seed
 
 MANIFEST = "manifest.json"
 LABELS = ("price", "stderr")
+GREEK_LABELS = tuple(f"d_{name}" for name in COLUMNS) + tuple(
+    f"d_{name}_stderr" for name in COLUMNS
+)
+"""The columns ``greeks=True`` adds: dP/d(column) for each input, then their standard errors."""
 SCHEMA_VERSION = 1
 
 
@@ -67,12 +74,23 @@ def sha256(path: Path) -> str:
 
 
 def make_shard(
-    index: int, options: int, paths: int, seed: int, n_steps: int, T: float, backend: str
+    index: int,
+    options: int,
+    paths: int,
+    seed: int,
+    n_steps: int,
+    T: float,
+    backend: str,
+    greeks: bool = False,
 ):
     """Prices shard ``index``: ``options`` random options from the article's domain.
 
+    With ``greeks``, by the survival-conditioned estimator with its adjoint sensitivities
+    (``price_options(..., greeks=True, gamma=False)``).
+
     Returns:
-        A ``pyarrow.Table`` with columns ``COLUMNS`` (float32) and ``price``, ``stderr`` (float64).
+        A ``pyarrow.Table`` with columns ``COLUMNS`` (float32), ``price``, ``stderr`` (float64)
+        and, with ``greeks``, ``GREEK_LABELS`` (float64).
     """
     import pyarrow as pa
 
@@ -80,9 +98,13 @@ def make_shard(
 
     params_seed, mc_seed = shard_seeds(seed, index)
     X = sample_options(options, np.random.default_rng(params_seed), dtype=np.float32)
-    result = price_options(X, paths, n_steps=n_steps, T=T, seed=mc_seed, backend=backend)
+    result = price_options(X, paths, n_steps=n_steps, T=T, seed=mc_seed, backend=backend,
+                           greeks=greeks, gamma=False)  # fmt: skip
     columns = {name: X[:, j] for j, name in enumerate(COLUMNS)}
     columns |= {"price": result.price, "stderr": result.stderr}
+    if greeks:
+        columns |= {f"d_{name}": result.greeks[name] for name in COLUMNS}
+        columns |= {f"d_{name}_stderr": result.greeks_stderr[name] for name in COLUMNS}
     return pa.table(columns)
 
 
@@ -117,7 +139,8 @@ def build_shard(out: str, index: int, spec: dict, threads: int) -> dict:
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     table = make_shard(index, spec["options_per_shard"], spec["paths"], spec["seed"],
-                       spec["n_steps"], spec["T"], spec["backend"])  # fmt: skip
+                       spec["n_steps"], spec["T"], spec["backend"],
+                       spec.get("greeks", False))  # fmt: skip
     return write_shard(Path(out), index, table)
 
 
@@ -215,6 +238,7 @@ def generate(
     backend: str | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    greeks: bool = False,
 ) -> dict:
     """Generates (or completes) a sharded Monte Carlo dataset in ``out``; returns the manifest.
 
@@ -236,6 +260,9 @@ def generate(
             local cluster. Its workers must see ``out`` at the same path; each sets its own
             Numba thread count (``NUMBA_NUM_THREADS``).
         progress: show a tqdm bar of shards done.
+        greeks: label each option with the survival estimator's price and its six adjoint
+            sensitivities (``GREEK_LABELS``), for differential training; the ``numba`` and
+            ``cupy`` backends have that adjoint.
 
     Raises:
         ValueError: bad sizes or backend, ``out`` already holds a dataset made with other
@@ -254,7 +281,7 @@ def generate(
     gpus = _gpu_count() if scheduler is None else 0
     spec = {
         "schema_version": SCHEMA_VERSION,
-        "columns": list(COLUMNS) + list(LABELS),
+        "columns": list(COLUMNS) + list(LABELS) + (list(GREEK_LABELS) if greeks else []),
         "shards": check_count("shards", shards),
         "options_per_shard": check_count("options_per_shard", options_per_shard),
         "paths": check_count("paths", paths),
@@ -264,6 +291,10 @@ def generate(
         "val_shards": val_shards,
         "backend": backend or ("cupy" if gpus else "numba"),
     }
+    if greeks:  # absent otherwise, so that datasets made before the option keep their spec
+        spec["greeks"] = True
+        if spec["backend"] not in ("numba", "cupy"):
+            raise ValueError(f"greeks need backend 'numba' or 'cupy', got {spec['backend']!r}")
     check_count("workers", workers)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -360,6 +391,33 @@ def load_split(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.n
     return X.astype(np.float32), Y.astype(np.float32)
 
 
+def load_greeks(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """The derivative labels of one split of a dataset made with ``greeks=True``.
+
+    Returns:
+        ``(G, G_stderr)``: float32 arrays of shape ``(n, 6)``, dP/d(``COLUMNS``) and their
+        standard errors, rows in the order of ``load_split``.
+
+    Raises:
+        ValueError: as ``load_split``, or a dataset without derivative labels.
+    """
+    import pyarrow.parquet as pq
+
+    if split not in ("train", "validation"):
+        raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
+    manifest = verify(path)
+    if not manifest["spec"].get("greeks"):
+        raise ValueError(f"{path} has no derivative labels: generate it with greeks=True")
+    tables = [
+        pq.read_table(Path(path) / s["file"]) for s in manifest["shards"] if s["split"] == split
+    ]
+    G = np.concatenate([np.column_stack([t[f"d_{c}"].to_numpy() for c in COLUMNS]) for t in tables])
+    G_se = np.concatenate(
+        [np.column_stack([t[f"d_{c}_stderr"].to_numpy() for c in COLUMNS]) for t in tables]
+    )
+    return G.astype(np.float32), G_se.astype(np.float32)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(
@@ -388,11 +446,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="Monte Carlo backend (default: cupy with local GPUs, else numba; with --scheduler "
         "numba unless --backend cupy is given)",
     )
+    parser.add_argument(
+        "--greeks",
+        action="store_true",
+        help="label each option with its six adjoint sensitivities (survival estimator)",
+    )
     args = parser.parse_args(argv)
     try:
         manifest = generate(args.out, args.shards, args.options_per_shard, args.paths, args.seed,
                             args.workers, val_shards=args.val_shards, n_steps=args.steps,
-                            backend=args.backend, scheduler=args.scheduler)  # fmt: skip
+                            backend=args.backend, scheduler=args.scheduler,
+                            greeks=args.greeks)  # fmt: skip
     except ValueError as err:
         parser.error(str(err))
     rows = sum(s["rows"] for s in manifest["shards"])

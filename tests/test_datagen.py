@@ -191,3 +191,28 @@ def test_bad_generation_arguments_are_refused(tmp_path):
         datagen.generate(tmp_path, backend="cuda", **SMALL)
     with pytest.raises(ValueError, match="rank"):
         FileOptionDataSet(str(tmp_path), rank=2, world_size=2)
+
+
+def test_greek_labels_are_the_adjoint_sensitivities_of_the_same_paths(tmp_path):
+    # Chapter 9's labels: the survival estimator's price and adjoint sensitivities, the same
+    # numbers price_options(greeks=True) gives on the shard's options and seed.
+    small = SMALL | {"shards": 2, "options_per_shard": 8}
+    manifest = datagen.generate(tmp_path, workers=1, greeks=True, **small)
+    X, Y = datagen.load_split(tmp_path, "validation")
+    G, G_se = datagen.load_greeks(tmp_path, "validation")
+    mc_seed = manifest["shards"][-1]["mc_seed"]
+    expected = price_options(X, 64, n_steps=20, seed=mc_seed, backend="numba", greeks=True)
+    np.testing.assert_allclose(Y, expected.price.astype(np.float32))
+    for j, name in enumerate(datagen.COLUMNS):
+        np.testing.assert_allclose(G[:, j], expected.greeks[name].astype(np.float32))
+        np.testing.assert_allclose(G_se[:, j], expected.greeks_stderr[name].astype(np.float32))
+    assert manifest["spec"]["greeks"] and set(datagen.GREEK_LABELS) <= set(
+        manifest["spec"]["columns"]
+    )
+
+
+def test_plain_datasets_keep_their_spec_and_have_no_greek_labels(dataset):
+    out, manifest = dataset
+    assert "greeks" not in manifest["spec"]
+    with pytest.raises(ValueError, match="no derivative labels"):
+        datagen.load_greeks(out)

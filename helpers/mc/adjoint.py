@@ -363,18 +363,19 @@ def price(
     method: str,
     width: float,
     greeks: bool,
+    gamma: bool = True,
 ) -> MCResult:
     """Prices the checked batch ``X`` (shape ``(n, 6)``) with a smooth estimator, and with
-    ``greeks`` its derivatives; see ``helpers.mc.price_options``."""
+    ``greeks`` its derivatives (and ``gamma``); see ``helpers.mc.price_options``."""
     from .philox import split_seed
 
     total, total_sq = moments(X, n_paths, n_steps, T, *split_seed(seed), method, width,
-                              greeks=greeks)  # fmt: skip
+                              greeks=greeks, with_gamma=gamma)  # fmt: skip
     mean, stderr = mean_and_stderr(total, total_sq, n_paths)
     result = MCResult(mean[:, 0], stderr[:, 0], n_paths, n_steps, "numba", method)
     if not greeks:
         return result
-    names = OUTPUTS[1:]
+    names = OUTPUTS[1:] if gamma else OUTPUTS[1:-1]
     return replace(
         result,
         greeks={name: mean[:, 1 + k] for k, name in enumerate(names)},

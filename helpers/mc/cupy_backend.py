@@ -180,7 +180,7 @@ a batch whose threads would need more is priced in several launches."""
 
 
 def price_survival(
-    X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int, greeks: bool
+    X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int, greeks: bool, gamma: bool
 ) -> MCResult:
     """The survival-conditioned estimator and, with ``greeks``, its adjoint Greeks on the GPU
     (``barrier_option_survival_greeks``); see ``helpers.mc.price_options``.
@@ -200,7 +200,7 @@ def price_survival(
     rows_per_launch = int(max(1, min(MAX_GRID_Y, TAPE_BUDGET_BYTES // tape_per_option)))
     tapes = cupy.empty(rows_per_launch * tape_per_option // 8, dtype=cupy.float64)
     partial = cupy.empty((n_options, blocks_x, 16), dtype=cupy.float64)
-    gamma_bump = adjoint.GAMMA_BUMP if greeks else 0.0
+    gamma_bump = adjoint.GAMMA_BUMP if greeks and gamma else 0.0
     for start in range(0, n_options, rows_per_launch):
         rows = min(rows_per_launch, n_options - start)
         kernel(
@@ -214,7 +214,7 @@ def price_survival(
     result = MCResult(mean[:, 0], stderr[:, 0], n_paths, n_steps, "cupy", "survival")
     if not greeks:
         return result
-    names = adjoint.OUTPUTS[1:]
+    names = adjoint.OUTPUTS[1:] if gamma else adjoint.OUTPUTS[1:-1]
     return replace(
         result,
         greeks={name: mean[:, 1 + k] for k, name in enumerate(names)},
