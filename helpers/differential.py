@@ -136,3 +136,42 @@ def differential_loss(
     (gradient,) = torch.autograd.grad(predicted.sum(), x, create_graph=True)
     gradient_mse = ((gradient - greeks).pow(2) * greek_scales).mean()
     return price_scale * price_mse + weight * gradient_mse, price_mse, gradient_mse
+
+
+def make_differential_trainer(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    device: torch.device | str,
+    weight: float,
+    scales: tuple[torch.Tensor, torch.Tensor],
+):
+    """An Ignite ``Engine`` whose step trains ``model`` on one ``(X, price, greeks)`` batch with
+    ``differential_loss`` (``helpers.train.make_trainer`` is its plain twin).
+
+    The step returns ``{"loss", "price_mse", "gradient_mse"}`` as floats.
+
+    Args:
+        model: maps ``(batch, 6)`` inputs to ``(batch,)`` prices.
+        optimizer: optimises ``model``'s parameters.
+        device: where the batches (and ``scales``) are moved before the step.
+        weight: the derivative term's weight, ``>= 0``.
+        scales: ``label_scales`` of the training set.
+    """
+    from ignite.engine import Engine
+
+    device = torch.device(device)
+    scales = tuple(s.to(device) for s in scales)
+
+    def update(engine: Engine, batch) -> dict[str, float]:
+        model.train()
+        x, price, greeks = (t.to(device, non_blocking=True) for t in batch)
+        optimizer.zero_grad(set_to_none=True)
+        total, price_mse, gradient_mse = differential_loss(model, x, price, greeks, weight,
+                                                           scales)  # fmt: skip
+        total.backward()
+        optimizer.step()
+        return {"loss": total.item(), "price_mse": price_mse.item(),
+                "gradient_mse": gradient_mse.item()}  # fmt: skip
+
+    return Engine(update)

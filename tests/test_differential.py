@@ -92,3 +92,26 @@ def test_bad_arguments_are_refused(options):
         differential_loss(
             pricer, options, options[:, 0], options, -1.0, label_scales(options[:, 0], options)
         )
+
+
+def test_the_ignite_trainer_lowers_the_differential_loss(options):
+    from ignite.engine import Events
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from helpers.differential import make_differential_trainer
+
+    torch.manual_seed(4)
+    teacher = HomogeneousPricer(hidden=16, layers=2).double()
+    x = options.clone().requires_grad_(True)
+    price = teacher(x)
+    (greeks,) = torch.autograd.grad(price.sum(), x)
+    data = TensorDataset(options, price.detach(), greeks.detach())
+    scales = label_scales(price.detach(), greeks.detach())
+    student = HomogeneousPricer(hidden=16, layers=2).double()
+    optimizer = torch.optim.Adam(student.parameters(), lr=3e-3)
+    trainer = make_differential_trainer(student, optimizer, device="cpu", weight=1.0,
+                                        scales=scales)  # fmt: skip
+    losses = []
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: losses.append(e.state.output))
+    trainer.run(DataLoader(data, batch_size=16, shuffle=True), max_epochs=40)
+    assert losses[-1]["loss"] < 0.2 * losses[0]["loss"], (losses[0], losses[-1])
