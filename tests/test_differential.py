@@ -16,6 +16,16 @@ def options() -> torch.Tensor:
     return torch.as_tensor(sample_options(64, np.random.default_rng(0), dtype=np.float64))
 
 
+def teacher_labels(options: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact prices and derivatives of a random teacher network: labels a student can fit."""
+    torch.manual_seed(seed)
+    teacher = HomogeneousPricer(hidden=16, layers=2).double()
+    x = options.clone().requires_grad_(True)
+    price = teacher(x)
+    (greeks,) = torch.autograd.grad(price.sum(), x)
+    return price.detach(), greeks.detach()
+
+
 def test_homogeneous_pricer_scales_with_strike_barrier_and_spot(options):
     torch.manual_seed(0)
     pricer = HomogeneousPricer(hidden=32, layers=2).double()
@@ -62,12 +72,7 @@ def test_gradient_term_is_zero_when_labels_equal_the_networks_gradient(options):
 
 def test_a_short_differential_training_run_lowers_both_losses(options):
     # A teacher network provides exact prices and derivatives; a student learns both.
-    torch.manual_seed(3)
-    teacher = HomogeneousPricer(hidden=16, layers=2).double()
-    x = options.clone().requires_grad_(True)
-    price = teacher(x)
-    (greeks,) = torch.autograd.grad(price.sum(), x)
-    price, greeks = price.detach(), greeks.detach()
+    price, greeks = teacher_labels(options, seed=3)
     scales = label_scales(price, greeks)
     student = HomogeneousPricer(hidden=16, layers=2).double()
     optimizer = torch.optim.Adam(student.parameters(), lr=3e-3)
@@ -100,13 +105,9 @@ def test_the_ignite_trainer_lowers_the_differential_loss(options):
 
     from helpers.differential import make_differential_trainer
 
-    torch.manual_seed(4)
-    teacher = HomogeneousPricer(hidden=16, layers=2).double()
-    x = options.clone().requires_grad_(True)
-    price = teacher(x)
-    (greeks,) = torch.autograd.grad(price.sum(), x)
-    data = TensorDataset(options, price.detach(), greeks.detach())
-    scales = label_scales(price.detach(), greeks.detach())
+    price, greeks = teacher_labels(options, seed=4)
+    data = TensorDataset(options, price, greeks)
+    scales = label_scales(price, greeks)
     student = HomogeneousPricer(hidden=16, layers=2).double()
     optimizer = torch.optim.Adam(student.parameters(), lr=3e-3)
     trainer = make_differential_trainer(student, optimizer, device="cpu", weight=1.0,

@@ -106,6 +106,18 @@ def _word(x0, x1, x2, x3, k):
     return x3
 
 
+@njit(inline="always")
+def _input_adjoints(grad, weight, payoff, T, dt, sqrt_dt, B_bar, s_bar, c_bar, vol_bar):
+    """Writes d payoff / d (K, B, S0, sigma, mu, r) into ``grad`` from a reverse sweep's adjoints:
+    ``c = 1 + mu dt`` and ``vol = sigma sqrt(dt)``, and ``r`` only discounts."""
+    grad[0] = -weight
+    grad[1] = B_bar
+    grad[2] = s_bar
+    grad[3] = vol_bar * sqrt_dt
+    grad[4] = c_bar * dt
+    grad[5] = -T * payoff
+
+
 @njit
 def survival_path(x, T, n_steps, key0, key1, option, path, tape, grad, sweep):
     """Payoff and pathwise derivatives of one survival-conditioned path.
@@ -185,12 +197,7 @@ def survival_path(x, T, n_steps, key0, key1, option, path, tape, grad, sweep):
             s_bar -= a_bar * (c / g + a / s)
             c_bar -= a_bar / vol
             vol_bar -= a_bar * a / vol
-    grad[0] = -weight
-    grad[1] = B_bar
-    grad[2] = s_bar
-    grad[3] = vol_bar * sqrt_dt
-    grad[4] = c_bar * dt
-    grad[5] = -T * payoff
+    _input_adjoints(grad, weight, payoff, T, dt, sqrt_dt, B_bar, s_bar, c_bar, vol_bar)
     return payoff
 
 
@@ -255,12 +262,7 @@ def smoothed_path(x, T, n_steps, key0, key1, option, path, width, tape, grad, sw
         s_bar = s_next_bar * (c + vol * z)
         c_bar += s_next_bar * s
         vol_bar += s_next_bar * s * z
-    grad[0] = -weight
-    grad[1] = B_bar
-    grad[2] = s_bar
-    grad[3] = vol_bar * sqrt_dt
-    grad[4] = c_bar * dt
-    grad[5] = -T * payoff
+    _input_adjoints(grad, weight, payoff, T, dt, sqrt_dt, B_bar, s_bar, c_bar, vol_bar)
     return payoff
 
 
