@@ -110,7 +110,7 @@ def block_philox(n_paths: int, n_steps: int) -> float:
 
 @njit
 def block_normals(n_paths: int, n_steps: int) -> float:
-    """Draws ``n_paths * n_steps`` normals ``LANES`` paths at a time; returns their sum."""
+    """Draws ``n_paths * n_steps`` normals ``LANES`` paths at a time; returns a checksum."""
     z = np.empty((4, LANES), dtype=np.float32)
     acc = 0.0
     for first in range(0, n_paths, LANES):
