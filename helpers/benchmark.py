@@ -580,6 +580,7 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
     }
     result["kernel_parts"] = time_kernel_parts(anchor_paths)
     result["adjoint"] = time_adjoint(max(anchor_paths // 4, 16))
+    result["differential"] = time_differential()
     if "cupy" in backends:
         X, paths = workload("cupy-article", sizes)
         result["article_kernel"] = time_article_kernel(len(X), paths)
@@ -652,6 +653,8 @@ def to_markdown(result: dict) -> str:
         ]
     if "adjoint" in result:
         lines += ["", *adjoint_lines(result["adjoint"])]
+    if "differential" in result:
+        lines += ["", *differential_lines(result["differential"])]
     if "article_kernel" in result:
         a = result["article_kernel"]
         alone = a.get("article_pricing_path_steps_per_second")
@@ -839,6 +842,104 @@ def adjoint_lines(a: dict) -> list[str]:
     return lines
 
 
+def time_differential(n_options: int = 1_024, n_paths: int = 128, steps: int = 20) -> dict:
+    """Chapter 9's costs: labels with and without their adjoint derivatives, and a training step
+    of the shipped architecture with and without the derivative term, in one run.
+
+    Labels: ``n_options`` options from the domain, ``n_paths`` paths each, the survival
+    estimator's price alone against price and six sensitivities (``gamma=False``), all threads.
+    Training: ``data/pricer.json``'s architecture (or the recipe's default) at batch 1,024 on
+    one thread, the mean of ``steps`` steps after two warm-up steps. With ``data/curves.json``
+    the options each method needs for a test MAE of 0.05 (``options_needed``) are added.
+    """
+    import json
+
+    import torch
+
+    from .differential import differential_loss, label_scales, make_pricer
+    from .domain import sample_options
+    from .mc import price_options
+    from .model import DATA_DIR
+
+    X = sample_options(n_options, np.random.default_rng(9))
+    price_options(X[:4], 8, seed=1, method="survival")  # compile both kernels
+    price_options(X[:4], 8, seed=1, method="survival", greeks=True, gamma=False)
+    price_s = _best_seconds(lambda: price_options(X, n_paths, seed=2, method="survival"), 2)
+    greeks_s = _best_seconds(lambda: price_options(X, n_paths, seed=2, method="survival",
+                                                   greeks=True, gamma=False), 2)  # fmt: skip
+    meta = DATA_DIR / "pricer.json"
+    architecture = {"kind": "homogeneous", "hidden": 256, "layers": 4, "activation": "elu"}
+    if meta.exists():
+        architecture = json.loads(meta.read_text())["architecture"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x = torch.as_tensor(sample_options(1_024, np.random.default_rng(3)))
+        price, greeks = torch.rand(1_024) * 50, torch.randn(1_024, 6)
+        scales = label_scales(price, greeks)
+        step_ms = {}
+        for name, weight in (("plain", 0.0), ("differential", 1.0)):
+            torch.manual_seed(0)
+            model = make_pricer(**architecture)
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+            def step(model=model, optimizer=optimizer, weight=weight) -> None:
+                optimizer.zero_grad(set_to_none=True)
+                differential_loss(model, x, price, greeks, weight, scales)[0].backward()
+                optimizer.step()
+
+            for _ in range(2):
+                step()
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            step_ms[name] = 1000 * (time.perf_counter() - start) / steps
+    finally:
+        torch.set_num_threads(threads)
+    result = {
+        "options": n_options,
+        "paths": n_paths,
+        "labels_price_options_per_s": n_options / price_s,
+        "labels_with_greeks_options_per_s": n_options / greeks_s,
+        "architecture": architecture,
+        "batch": 1_024,
+        "plain_step_ms": step_ms["plain"],
+        "differential_step_ms": step_ms["differential"],
+    }
+    curves = DATA_DIR / "curves.json"
+    if curves.exists():
+        from .ablation import options_needed
+
+        result["options_needed"] = options_needed(json.loads(curves.read_text())["results"])
+    return result
+
+
+def differential_lines(d: dict) -> list[str]:
+    """``time_differential``'s figures as a Markdown section."""
+    with_greeks = d["labels_with_greeks_options_per_s"]
+    lines = [
+        f"## Differential training (Chapter 9): labels of {d['options']} options x"
+        f" {d['paths']} paths, survival estimator; training steps at batch {d['batch']}",
+        "",
+        "| what | plain | differential | differential / plain |",
+        "|---|---|---|---|",
+        f"| labels, options/s | {d['labels_price_options_per_s']:,.0f} | {with_greeks:,.0f}"
+        f" | cost x{d['labels_price_options_per_s'] / with_greeks:.2f} (R) |",
+        f"| training step, ms (1 thread) | {d['plain_step_ms']:.1f}"
+        f" | {d['differential_step_ms']:.1f}"
+        f" | x{d['differential_step_ms'] / d['plain_step_ms']:.2f} |",
+    ]
+    for target, needed in d.get("options_needed", {}).items():
+        plain, differential = needed.get("plain"), needed.get("differential")
+
+        def shown(n):
+            return f"{n:,.0f}" if n is not None else "not reached"
+
+        lines.append(f"| options for test MAE {target} (learning curves) | {shown(plain)}"
+                     f" | {shown(differential)} | |")  # fmt: skip
+    return lines
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Writes ``text`` to ``path`` through a temporary file and a rename, so no reader sees half."""
     tmp = path.with_name(path.name + ".tmp")
@@ -853,8 +954,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--anchor-paths", type=int, default=20_000, help="paths for the QuantLib anchor"
     )
+    parser.add_argument(
+        "--only",
+        choices=("differential",),
+        default=None,
+        help="rerun one section and keep the others from DIR/results.json",
+    )
     args = parser.parse_args(argv)
-    result = run_all(anchor_paths=args.anchor_paths)
+    if args.only is not None:
+        result = json.loads((args.out / "results.json").read_text())
+        result[args.only] = time_differential()
+        result[args.only]["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    else:
+        result = run_all(anchor_paths=args.anchor_paths)
     args.out.mkdir(parents=True, exist_ok=True)
     write_atomically(args.out / "results.json", json.dumps(result, indent=2) + "\n")
     write_atomically(args.out / "results.md", to_markdown(result))

@@ -59,6 +59,11 @@ class Sizes:
             run on the CPU's ``numba`` backend on every machine for now).
         autograd_paths: paths per option of Chapter 8's torch autograd reference (it holds
             every intermediate of every path in memory).
+        differential_options: training options of Chapter 9's live plain-against-differential
+            run; ``differential_paths``: paths per option; ``differential_steps``: optimiser
+            steps of each of its two trainings.
+        reference_greeks_paths: paths of the adjoint Monte Carlo Greeks (with gamma) that
+            Chapter 9 checks the shipped pricer's Greeks against.
     """
 
     profile: str
@@ -92,6 +97,10 @@ class Sizes:
     inference_batch: int
     adjoint_paths: int = 20_000
     autograd_paths: int = 1_000
+    differential_options: int = 8_192
+    differential_paths: int = 64
+    differential_steps: int = 1_000
+    reference_greeks_paths: int = 1_048_576
 
 
 GPU_SIZES = Sizes(
@@ -126,6 +135,10 @@ GPU_SIZES = Sizes(
     inference_batch=1_000_000,
     adjoint_paths=200_000,
     autograd_paths=4_000,
+    differential_options=65_536,
+    differential_paths=256,
+    differential_steps=4_000,
+    reference_greeks_paths=4_194_304,
 )
 
 CPU_SIZES = Sizes(

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .domain import COLUMNS, sample_options
+from .domain import COLUMNS, sample_options, sobol_options
 from .mc import BACKENDS
 from .mc.checks import check_count, check_seed
 
@@ -82,11 +82,14 @@ def make_shard(
     T: float,
     backend: str,
     greeks: bool = False,
+    sobol: bool = False,
 ):
     """Prices shard ``index``: ``options`` random options from the article's domain.
 
     With ``greeks``, by the survival-conditioned estimator with its adjoint sensitivities
-    (``price_options(..., greeks=True, gamma=False)``).
+    (``price_options(..., greeks=True, gamma=False)``). With ``sobol``, the options are points
+    ``index * options`` onwards of one scrambled Sobol sequence over the domain
+    (``helpers.domain.sobol_options``, seeded by ``sobol_seed(seed)``) instead of uniform draws.
 
     Returns:
         A ``pyarrow.Table`` with columns ``COLUMNS`` (float32), ``price``, ``stderr`` (float64)
@@ -97,7 +100,10 @@ def make_shard(
     from .mc import price_options
 
     params_seed, mc_seed = shard_seeds(seed, index)
-    X = sample_options(options, np.random.default_rng(params_seed), dtype=np.float32)
+    if sobol:
+        X = sobol_options(options, sobol_seed(seed), skip=index * options)
+    else:
+        X = sample_options(options, np.random.default_rng(params_seed), dtype=np.float32)
     result = price_options(X, paths, n_steps=n_steps, T=T, seed=mc_seed, backend=backend,
                            greeks=greeks, gamma=False)  # fmt: skip
     columns = {name: X[:, j] for j, name in enumerate(COLUMNS)}
@@ -106,6 +112,11 @@ def make_shard(
         columns |= {f"d_{name}": result.greeks[name] for name in COLUMNS}
         columns |= {f"d_{name}_stderr": result.greeks_stderr[name] for name in COLUMNS}
     return pa.table(columns)
+
+
+def sobol_seed(seed: int) -> int:
+    """The scrambling seed of a dataset's Sobol sequence, derived from its seed."""
+    return int(np.random.SeedSequence([seed, 1]).generate_state(1, np.uint64)[0])
 
 
 def temporary_name(index: int) -> str:
@@ -140,7 +151,8 @@ def build_shard(out: str, index: int, spec: dict, threads: int) -> dict:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     table = make_shard(index, spec["options_per_shard"], spec["paths"], spec["seed"],
                        spec["n_steps"], spec["T"], spec["backend"],
-                       spec.get("greeks", False))  # fmt: skip
+                       spec.get("greeks", False),
+                       spec.get("sampling") == "sobol")  # fmt: skip
     return write_shard(Path(out), index, table)
 
 
@@ -239,6 +251,7 @@ def generate(
     scheduler: str | None = None,
     progress: bool = True,
     greeks: bool = False,
+    sobol: bool = False,
 ) -> dict:
     """Generates (or completes) a sharded Monte Carlo dataset in ``out``; returns the manifest.
 
@@ -263,6 +276,8 @@ def generate(
         greeks: label each option with the survival estimator's price and its six adjoint
             sensitivities (``GREEK_LABELS``), for differential training; the ``numba`` and
             ``cupy`` backends have that adjoint.
+        sobol: draw the options from one scrambled Sobol sequence across the shards instead of
+            independent uniforms (best with ``options_per_shard`` a power of two).
 
     Raises:
         ValueError: bad sizes or backend, ``out`` already holds a dataset made with other
@@ -295,6 +310,8 @@ def generate(
         spec["greeks"] = True
         if spec["backend"] not in ("numba", "cupy"):
             raise ValueError(f"greeks need backend 'numba' or 'cupy', got {spec['backend']!r}")
+    if sobol:
+        spec["sampling"] = "sobol"
     check_count("workers", workers)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -451,12 +468,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="label each option with its six adjoint sensitivities (survival estimator)",
     )
+    parser.add_argument(
+        "--sobol",
+        action="store_true",
+        help="draw the options from a scrambled Sobol sequence instead of uniforms",
+    )
     args = parser.parse_args(argv)
     try:
         manifest = generate(args.out, args.shards, args.options_per_shard, args.paths, args.seed,
                             args.workers, val_shards=args.val_shards, n_steps=args.steps,
                             backend=args.backend, scheduler=args.scheduler,
-                            greeks=args.greeks)  # fmt: skip
+                            greeks=args.greeks, sobol=args.sobol)  # fmt: skip
     except ValueError as err:
         parser.error(str(err))
     rows = sum(s["rows"] for s in manifest["shards"])

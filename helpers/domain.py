@@ -62,6 +62,45 @@ def sample_options(n: int, rng: np.random.Generator, dtype: type = np.float32) -
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    X = rng.random((n, 6)) * SAMPLING_SCALE
+    return options_from_unit(rng.random((n, 6)), dtype)
+
+
+def options_from_unit(u: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """Maps points of the unit cube ``[0, 1)^6`` to options, as ``sample_options`` maps its
+    uniforms: each column scaled by ``SAMPLING_SCALE``, the barrier then multiplied by ``K``.
+
+    Args:
+        u: shape ``(n, 6)``, values in ``[0, 1)``.
+
+    Returns:
+        Array of shape ``(n, 6)``, columns ``COLUMNS``.
+    """
+    X = np.asarray(u, dtype=np.float64) * SAMPLING_SCALE
     X[:, 1] *= X[:, 0]
     return X.astype(dtype, copy=False)
+
+
+def sobol_options(n: int, seed: int, *, skip: int = 0, dtype: type = np.float32) -> np.ndarray:
+    """``n`` options from a scrambled Sobol sequence over the article's domain.
+
+    Points ``skip`` to ``skip + n - 1`` of the sequence ``scipy.stats.qmc.Sobol(d=6,
+    scramble=True, seed=seed)``, mapped by ``options_from_unit``: consecutive calls with
+    ``skip`` advancing by ``n`` continue one low-discrepancy sequence (datasets in shards do
+    this). Balanced for ``n`` and ``skip`` powers of two.
+
+    Example:
+        >>> X = sobol_options(4, seed=0)
+        >>> X.shape, bool(((X[:, 1] < X[:, 0]) | (X[:, 0] == 0)).all())
+        ((4, 6), True)
+
+    Raises:
+        ValueError: a negative ``n`` or ``skip``.
+    """
+    from scipy.stats import qmc
+
+    if n < 0 or skip < 0:
+        raise ValueError(f"n and skip must be >= 0, got n={n}, skip={skip}")
+    sobol = qmc.Sobol(d=6, scramble=True, seed=seed)
+    if skip:
+        sobol.fast_forward(skip)
+    return options_from_unit(sobol.random(n), dtype)

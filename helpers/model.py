@@ -10,6 +10,9 @@ from torch import nn
 
 from .domain import DOMAIN_HIGH
 
+ACTIVATIONS = {"elu": nn.functional.elu, "softplus": nn.functional.softplus}
+"""Smooth activations (ReLU's second derivative in the inputs is zero almost everywhere)."""
+
 
 class Net(nn.Module):
     """The article's MLP: ``layers`` hidden ELU layers of width ``hidden`` and a linear output.
@@ -30,20 +33,26 @@ class Net(nn.Module):
     Args:
         hidden: width of each hidden layer, ``>= 1`` (article: 1024; its prose says 512).
         layers: number of hidden layers, ``>= 1`` (article: 5).
+        activation: ``"elu"`` (the article's) or ``"softplus"`` (``ACTIVATIONS``).
 
     Shape:
         Input ``(..., 6)`` with columns ``helpers.domain.COLUMNS``; output ``(...)``, the price.
 
     Raises:
-        ValueError: if ``hidden`` or ``layers`` is below 1.
+        ValueError: if ``hidden`` or ``layers`` is below 1, or an unknown activation.
     """
 
-    def __init__(self, hidden: int = 1024, layers: int = 5) -> None:
+    def __init__(self, hidden: int = 1024, layers: int = 5, activation: str = "elu") -> None:
         super().__init__()
         if hidden < 1 or layers < 1:
             raise ValueError(
                 f"hidden and layers must be >= 1, got hidden={hidden}, layers={layers}"
             )
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {activation!r}: choose one of {list(ACTIVATIONS)}"
+            )
+        self.activation = ACTIVATIONS[activation]
         self.register_buffer("scale", torch.tensor(DOMAIN_HIGH, dtype=torch.float32))
         widths = [6] + [hidden] * layers
         self.hidden = nn.ModuleList(
@@ -54,7 +63,7 @@ class Net(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x / self.scale
         for layer in self.hidden:
-            x = nn.functional.elu(layer(x))
+            x = self.activation(layer(x))
         return self.output(x).squeeze(-1)
 
 
@@ -62,9 +71,28 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 """The repository's ``data/`` folder, where the pretrained pricer is shipped."""
 
 
+def build_pricer(architecture: dict) -> nn.Module:
+    """An untrained pricer from its recorded architecture: ``Net(**architecture)``, or with
+    ``"kind": "homogeneous"`` a ``helpers.differential.HomogeneousPricer`` with the remaining
+    arguments.
+
+    Raises:
+        ValueError: an unknown ``kind``.
+    """
+    arguments = dict(architecture)
+    kind = arguments.pop("kind", "plain")
+    if kind == "plain":
+        return Net(**arguments)
+    if kind == "homogeneous":
+        from .differential import HomogeneousPricer
+
+        return HomogeneousPricer(**arguments)
+    raise ValueError(f"unknown pricer kind {kind!r}: 'plain' or 'homogeneous'")
+
+
 def load_pretrained(
     device: torch.device | str | None = None, folder: str | Path | None = None
-) -> Net:
+) -> nn.Module:
     """The shipped pretrained pricer, in eval mode.
 
     Reads ``pricer.json`` (architecture, recipe, SHA-256) and ``pricer.pt`` from ``folder``
@@ -90,6 +118,6 @@ def load_pretrained(
 
     if sha256(weights) != meta["sha256"]:
         raise ValueError(f"{weights} does not match the SHA-256 recorded in {meta_path}")
-    model = Net(**meta["architecture"])
+    model = build_pricer(meta["architecture"])
     model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
     return model.to(device or "cpu").eval()

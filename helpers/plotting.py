@@ -201,3 +201,49 @@ def smoothing_bias(
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def sampling_points(samples: dict[str, np.ndarray], columns: tuple[int, int],
+                    labels: tuple[str, str]) -> plt.Figure:  # fmt: skip
+    """Two projections of option samples side by side, one panel per sampling scheme (Ch. 9).
+
+    Args:
+        samples: option batches by scheme name, each of shape ``(n, 6)``.
+        columns: the two columns shown (indices into ``helpers.domain.COLUMNS``).
+        labels: their axis labels.
+    """
+    fig, axes = plt.subplots(1, len(samples), figsize=(3.6 * len(samples), 3.6), sharey=True)
+    for ax, (name, X) in zip(np.atleast_1d(axes), samples.items(), strict=True):
+        ax.scatter(X[:, columns[0]], X[:, columns[1]], s=6)
+        ax.set_title(f"{name}, {len(X)} options")
+        ax.set_xlabel(labels[0])
+    np.atleast_1d(axes)[0].set_ylabel(labels[1])
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]],
+                    targets: Sequence[float], noise_floor: float) -> plt.Figure:  # fmt: skip
+    """Test MAE against training options, one line per method, log-log (Chapter 9).
+
+    Args:
+        curves: ``{method: (options, test MAE)}``.
+        targets: MAE levels drawn as horizontal lines (currency).
+        noise_floor: mean standard error of the test labels (a dashed line).
+    """
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, (options, mae) in curves.items():
+        ax.plot(options, mae, "o-", label=name)
+    for target in targets:
+        ax.axhline(target, color="tab:gray", ls=":", lw=1)
+        ax.annotate(f"MAE {target:g}", (ax.get_xlim()[0], target), fontsize=8,
+                    xytext=(2, 2), textcoords="offset points")  # fmt: skip
+    ax.axhline(noise_floor, color="tab:red", ls="--", lw=1, label="test labels' mean s.e.")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("training options (paths per option x options fixed)")
+    ax.set_ylabel("test MAE (currency)")
+    ax.set_title("Learning curves at a fixed Monte Carlo budget")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -15,6 +15,7 @@ import pytest
 
 from helpers import datagen
 from helpers.data import FileOptionDataSet
+from helpers.domain import sobol_options
 from helpers.mc import price_options
 
 SMALL = dict(shards=4, options_per_shard=32, paths=64, seed=3, n_steps=20, progress=False)
@@ -216,3 +217,13 @@ def test_plain_datasets_keep_their_spec_and_have_no_greek_labels(dataset):
     assert "greeks" not in manifest["spec"]
     with pytest.raises(ValueError, match="no derivative labels"):
         datagen.load_greeks(out)
+
+
+def test_sobol_shards_continue_one_scrambled_sequence(tmp_path):
+    small = SMALL | {"shards": 2, "options_per_shard": 8}
+    manifest = datagen.generate(tmp_path, workers=1, sobol=True, **small)
+    X_train, _ = datagen.load_split(tmp_path, "train")
+    X_val, _ = datagen.load_split(tmp_path, "validation")
+    expected = sobol_options(16, datagen.sobol_seed(small["seed"]))
+    np.testing.assert_array_equal(np.concatenate([X_train, X_val]), expected)
+    assert manifest["spec"]["sampling"] == "sobol"

@@ -116,3 +116,95 @@ def test_the_ignite_trainer_lowers_the_differential_loss(options):
     trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: losses.append(e.state.output))
     trainer.run(DataLoader(data, batch_size=16, shuffle=True), max_epochs=40)
     assert losses[-1]["loss"] < 0.2 * losses[0]["loss"], (losses[0], losses[-1])
+
+
+def test_sobol_options_continue_one_sequence_inside_the_domain():
+    import numpy as np
+
+    from helpers.domain import DOMAIN_HIGH, sobol_options
+
+    X = sobol_options(64, seed=3)
+    np.testing.assert_array_equal(X[32:], sobol_options(32, seed=3, skip=32))
+    assert (X >= 0).all() and (X <= DOMAIN_HIGH).all() and (X[:, 1] <= X[:, 0]).all()
+    with pytest.raises(ValueError, match="skip"):
+        sobol_options(4, seed=3, skip=-1)
+
+
+def fit_data(n: int = 256):
+    import numpy as np
+
+    from helpers.differential import LabelledOptions
+
+    x = torch.as_tensor(sample_options(n, np.random.default_rng(1), dtype=np.float64))
+    price, greeks = teacher_labels(x, seed=5)
+    return LabelledOptions(x.float().numpy(), price.numpy(), greeks.numpy())
+
+
+def test_fit_pricer_lowers_the_loss_and_reports_each_epoch():
+    from helpers.differential import fit_pricer, make_pricer
+
+    torch.manual_seed(0)
+    model = make_pricer(hidden=16, layers=2)
+    history = fit_pricer(model, fit_data(), weight=1.0, epochs=6, batch=32, lr=(3e-3, 1e-4),
+                         validation=fit_data(64))  # fmt: skip
+    assert [row["epoch"] for row in history] == list(range(1, 7))
+    assert history[-1]["loss"] < history[0]["loss"] / 2
+    assert history[-1]["mae"] < history[0]["mae"]
+
+
+def test_fit_pricer_resumed_after_a_kill_ends_exactly_like_an_unbroken_run(tmp_path):
+    from helpers.differential import fit_pricer, make_pricer
+
+    data = fit_data()
+
+    def train(folder, seed, log=None):
+        torch.manual_seed(seed)
+        model = make_pricer(hidden=8, layers=2)
+        history = fit_pricer(model, data, weight=1.0, epochs=4, batch=64,
+                             checkpoints=folder, log=log)  # fmt: skip
+        return model, history
+
+    def killed_after_two_epochs(line: str) -> None:
+        if line.startswith("epoch 3,"):
+            raise KeyboardInterrupt
+
+    unbroken, history = train(tmp_path / "a", seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "b", seed=0, log=killed_after_two_epochs)
+    resumed, resumed_history = train(tmp_path / "b", seed=1)  # the seed is overwritten
+    for a, b in zip(unbroken.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert [r["loss"] for r in resumed_history] == [r["loss"] for r in history]
+
+
+def test_plain_fit_needs_no_derivative_labels_and_differential_fit_does():
+    from helpers.differential import LabelledOptions, fit_pricer, make_pricer
+
+    data = fit_data(64)
+    prices_only = LabelledOptions(data.X, data.price)
+    model = make_pricer("plain", hidden=8, layers=2, activation="softplus")
+    assert len(fit_pricer(model, prices_only, weight=0.0, epochs=1, batch=32)) == 1
+    with pytest.raises(ValueError, match="derivative labels"):
+        fit_pricer(model, prices_only, weight=1.0, epochs=1, batch=32)
+    with pytest.raises(ValueError, match="batch"):
+        fit_pricer(model, data, weight=1.0, epochs=1, batch=65)
+
+
+def test_a_homogeneous_pricer_is_saved_and_loaded_as_the_shipped_one_is(tmp_path):
+    import json
+
+    from helpers.datagen import sha256
+    from helpers.model import build_pricer, load_pretrained
+
+    architecture = {"kind": "homogeneous", "hidden": 8, "layers": 2, "activation": "elu"}
+    torch.manual_seed(0)
+    model = build_pricer(architecture)
+    torch.save(model.state_dict(), tmp_path / "pricer.pt")
+    meta = {"file": "pricer.pt", "sha256": sha256(tmp_path / "pricer.pt"),
+            "architecture": architecture}  # fmt: skip
+    (tmp_path / "pricer.json").write_text(json.dumps(meta))
+    loaded = load_pretrained(folder=tmp_path)
+    x = torch.rand(5, 6) * 100
+    assert torch.equal(loaded(x), model(x)) and loaded(x).shape == (5,)
+    with pytest.raises(ValueError, match="unknown pricer kind"):
+        build_pricer({"kind": "cubic"})
