@@ -43,21 +43,28 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m helpers.benchmark --out bench
 
-# The shipped pricer and its held-out test set (data/README.md): about 90 minutes on 2 CPU cores.
-# The test set's prices, then training labels with adjoint derivatives (Chapter 8's survival
-# estimator) on a Sobol sequence, then a homogeneous network trained on prices and derivatives.
+# The shipped pricer and its held-out test set (data/README.md): about 40 minutes on 2 CPU cores.
 pretrained: $(STAMP)
 	$(BIN)/python -m helpers.pretrain testset --out data
-	$(BIN)/python -m helpers.datagen --out datasets/pretrain-greeks --shards 64 \
-		--options-per-shard 16384 --paths 128 --seed 2025 --workers 2 --greeks --sobol
-	OMP_NUM_THREADS=1 $(BIN)/python -m helpers.pretrain model --data datasets/pretrain-greeks \
-		--out data --epochs 90 --kind homogeneous --hidden 256 --layers 4 --activation elu \
-		--weight 1.0 --batch 1024 --lr 1e-3 1e-6
+	$(BIN)/python -m helpers.datagen --out datasets/pretrain --shards 100 \
+		--options-per-shard 4096 --paths 256 --seed 2024 --workers 2
+	$(BIN)/python -m helpers.pretrain model --data datasets/pretrain --out data --epochs 150 \
+		--hidden 256 --batch 2048 --lr 1e-3 1e-6
 
-# Chapter 9's ablation table and learning curves (data/ablation.json, data/curves.json).
+# Chapter 9's ablation, learning curves and two full-size pricers (data/README.md): about three
+# hours on 2 CPU cores.
 experiments: $(STAMP)
 	$(BIN)/python -m helpers.ablation ablation --out data/ablation.json
 	$(BIN)/python -m helpers.ablation curves --out data/curves.json
+	$(BIN)/python -m helpers.datagen --out datasets/pretrain-greeks --shards 64 \
+		--options-per-shard 16384 --paths 128 --seed 2025 --workers 2 --greeks --sobol
+	for weight in 0.0 1.0; do \
+		out=data/full_size/$$( [ $$weight = 0.0 ] && echo prices_only || echo differential ); \
+		mkdir -p $$out && OMP_NUM_THREADS=1 $(BIN)/python -m helpers.pretrain model \
+			--data datasets/pretrain-greeks --out $$out --test data --epochs 90 \
+			--kind homogeneous --hidden 256 --layers 4 --activation elu --weight $$weight \
+			--batch 1024 --lr 1e-3 1e-6 || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

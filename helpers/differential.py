@@ -1,5 +1,5 @@
-"""Differential training (Chapter 9, in progress): a loss on prices *and* their derivatives, and
-a pricer that is homogeneous of degree one in ``(K, B, S0)``.
+"""Differential training (Chapter 9): a loss on prices *and* their derivatives, a pricer that is
+homogeneous of degree one in ``(K, B, S0)``, and the training loop (``fit_pricer``) on labels.
 
 Huge and Savine's differential machine learning trains a network on labels that carry the
 derivatives of each price as well as the price: here the six adjoint sensitivities of

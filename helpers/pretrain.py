@@ -44,11 +44,13 @@ ARTICLE_PATHS = 2_048_000
 ARTICLE_SEED = 99
 ARTICLE_TARGET = 0.03
 """The network should price the article's example within this of Monte Carlo."""
-MAE_TARGET = 0.03
-"""The network's mean absolute error on the test set should be at most this (Chapter 9's
-target; the first pricer's was 0.05)."""
-MAE_ABOVE_TARGET = 0.04
-"""... and at most this on the test options worth at least ``NEAR_ZERO``."""
+MAE_TARGET = 0.05
+"""The shipped network's mean absolute error on the test set should be at most this."""
+ACCURATE_MAE = 0.03
+"""Chapter 9's goal, a pricer as accurate as the article's: test MAE at most this ..."""
+ACCURATE_MAE_ABOVE = 0.04
+"""... at most this on the test options worth at least ``NEAR_ZERO``, the article's example
+within ``ARTICLE_TARGET``, and its Greeks there within ``GREEK_TARGETS``."""
 GREEK_TARGETS = {"delta": 0.01, "gamma": 0.002, "vega": 0.5}
 """The network's Greeks at the article's example should be within these of Monte Carlo's."""
 GREEKS_PATHS = 4_194_304
@@ -214,13 +216,15 @@ def load_labelled(data: Path, split: str, greeks: bool) -> LabelledOptions:
 
 def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
                 lr: tuple[float, float], *, kind: str = "plain", layers: int = 5,
-                activation: str = "elu", weight: float = 0.0) -> Path:  # fmt: skip
+                activation: str = "elu", weight: float = 0.0,
+                test: Path | None = None) -> Path:  # fmt: skip
     """Trains a pricer on ``data`` (a ``helpers.datagen`` folder) with
     ``helpers.differential.fit_pricer`` and writes ``pricer.pt`` and ``pricer.json``.
 
     ``weight > 0`` trains on the dataset's derivative labels too (made with ``--greeks``).
     A resumable checkpoint is kept after every epoch in ``data/checkpoints-<recipe hash>``: the
-    same command after a kill goes on from the last epoch.
+    same command after a kill goes on from the last epoch. The model is then evaluated on the
+    test set in ``test`` (default ``out``), if there is one there.
     """
     import hashlib
 
@@ -265,8 +269,9 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
         "validation_mae_by_epoch": [round(row["mae"], 5) for row in history],
     }
     _write_atomically(out / "pricer.json", (json.dumps(meta, indent=2) + "\n").encode())
-    if (out / "test_options.csv").exists():
-        record_evaluation(out)
+    test = test if test is not None else out
+    if (test / "test_options.csv").exists():
+        record_evaluation(out, test)
     return out / "pricer.pt"
 
 
@@ -285,6 +290,12 @@ def main(argv: list[str] | None = None) -> None:
     model.add_argument("--batch", type=int, default=1024)
     model.add_argument("--lr", type=float, nargs=2, default=(1e-3, 1e-6))
     model.add_argument("--kind", choices=("plain", "homogeneous"), default="plain")
+    model.add_argument(
+        "--test",
+        type=Path,
+        default=None,
+        help="folder of test_options.csv to evaluate on (default: --out)",
+    )
     model.add_argument("--layers", type=int, default=5)
     model.add_argument("--activation", choices=("elu", "softplus"), default="elu")
     model.add_argument(
@@ -306,7 +317,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print(train_model(args.data, args.out, args.epochs, args.hidden, args.batch,
                           tuple(args.lr), kind=args.kind, layers=args.layers,
-                          activation=args.activation, weight=args.weight))  # fmt: skip
+                          activation=args.activation, weight=args.weight,
+                          test=args.test))  # fmt: skip
 
 
 if __name__ == "__main__":
