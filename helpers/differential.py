@@ -29,9 +29,10 @@ import torch
 from torch import nn
 
 from .domain import COLUMNS, DOMAIN_HIGH
+from .model import check_architecture
 
 ACTIVATIONS = {"elu": nn.ELU, "softplus": nn.Softplus}
-"""Smooth activations a derivative loss can use (ReLU's second derivative is zero)."""
+"""The module of each activation of ``helpers.model.ACTIVATIONS``, for ``nn.Sequential``."""
 
 
 class HomogeneousPricer(nn.Module):
@@ -63,14 +64,7 @@ class HomogeneousPricer(nn.Module):
 
     def __init__(self, hidden: int = 256, layers: int = 4, activation: str = "softplus") -> None:
         super().__init__()
-        if hidden < 1 or layers < 1:
-            raise ValueError(
-                f"hidden and layers must be >= 1, got hidden={hidden}, layers={layers}"
-            )
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}: choose one of {list(ACTIVATIONS)}"
-            )
+        check_architecture(hidden, layers, activation)
         self.register_buffer("rate_scale", torch.tensor(DOMAIN_HIGH[3:], dtype=torch.float32))
         widths = [5] + [hidden] * layers
         blocks: list[nn.Module] = []

@@ -14,6 +14,15 @@ ACTIVATIONS = {"elu": nn.functional.elu, "softplus": nn.functional.softplus}
 """Smooth activations (ReLU's second derivative in the inputs is zero almost everywhere)."""
 
 
+def check_architecture(hidden: int, layers: int, activation: str) -> None:
+    """Refuses a pricer's shape: ``hidden`` or ``layers`` below 1, or an ``activation`` that is
+    not in ``ACTIVATIONS``, each with a ``ValueError`` that names it."""
+    if hidden < 1 or layers < 1:
+        raise ValueError(f"hidden and layers must be >= 1, got hidden={hidden}, layers={layers}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}: choose one of {list(ACTIVATIONS)}")
+
+
 class Net(nn.Module):
     """The article's MLP: ``layers`` hidden ELU layers of width ``hidden`` and a linear output.
 
@@ -44,14 +53,7 @@ class Net(nn.Module):
 
     def __init__(self, hidden: int = 1024, layers: int = 5, activation: str = "elu") -> None:
         super().__init__()
-        if hidden < 1 or layers < 1:
-            raise ValueError(
-                f"hidden and layers must be >= 1, got hidden={hidden}, layers={layers}"
-            )
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}: choose one of {list(ACTIVATIONS)}"
-            )
+        check_architecture(hidden, layers, activation)
         self.activation = ACTIVATIONS[activation]
         self.register_buffer("scale", torch.tensor(DOMAIN_HIGH, dtype=torch.float32))
         widths = [6] + [hidden] * layers
