@@ -44,7 +44,9 @@ class Experiment:
         options: training options; ``paths``: Monte Carlo paths per option.
         method: the labels' estimator, ``"survival"`` or ``"smoothed"``.
         sampling: ``"uniform"`` draws or a scrambled ``"sobol"`` sequence over the domain.
-        kind: ``"homogeneous"`` (``HomogeneousPricer``) or ``"plain"`` (the article's ``Net``).
+        kind: ``"homogeneous"`` (``HomogeneousPricer``), ``"plain"`` (the article's ``Net``) or
+            ``"residual"`` (``helpers.baseline.ResidualPricer``: Levy's closed form plus a
+            ``HomogeneousPricer``).
         activation: ``"softplus"`` or ``"elu"``.
         hidden, layers: the network's width and depth.
         weight: the derivative term's weight (0: plain price regression).
@@ -96,6 +98,8 @@ def ablation_suite() -> list[Experiment]:
         change(BASE, name="batch 2048, same epochs", batch=2048, steps=1_500),
         change(BASE, name="base again, training seed 1", seed=1),
         change(BASE, name="base again, training seed 2", seed=2),
+        change(BASE, name="a closed form plus a network", kind="residual"),
+        change(BASE, name="a closed form plus a network, prices only", kind="residual", weight=0.0),
     ]
 
 

@@ -847,7 +847,9 @@ def time_differential(n_options: int = 1_024, n_paths: int = 128, steps: int = 2
     of the shipped architecture with and without the derivative term, in one run.
 
     Labels: ``n_options`` options from the domain, ``n_paths`` paths each, the survival
-    estimator's price alone against price and six sensitivities (``gamma=False``), all threads.
+    estimator's price alone against price and six sensitivities (``gamma=False``), and the plain
+    estimator against its control-variate version (rates and the ratio of mean standard
+    errors), all threads.
     Training: ``data/pricer.json``'s architecture (or the recipe's default) at batch 1,024 on
     one thread, the mean of ``steps`` steps after two warm-up steps. With ``data/curves.json``
     the options each method needs for a test MAE of 0.05 (``options_needed``) are added.
@@ -867,6 +869,9 @@ def time_differential(n_options: int = 1_024, n_paths: int = 128, steps: int = 2
     price_s = _best_seconds(lambda: price_options(X, n_paths, seed=2, method="survival"), 2)
     greeks_s = _best_seconds(lambda: price_options(X, n_paths, seed=2, method="survival",
                                                    greeks=True, gamma=False), 2)  # fmt: skip
+    plain, control = (price_options(X, n_paths, seed=2, method=m) for m in ("plain", "control"))
+    plain_s = _best_seconds(lambda: price_options(X, n_paths, seed=2, method="plain"), 2)
+    control_s = _best_seconds(lambda: price_options(X, n_paths, seed=2, method="control"), 2)
     meta = DATA_DIR / "pricer.json"
     architecture = {"kind": "homogeneous", "hidden": 256, "layers": 4, "activation": "elu"}
     if meta.exists():
@@ -901,6 +906,9 @@ def time_differential(n_options: int = 1_024, n_paths: int = 128, steps: int = 2
         "paths": n_paths,
         "labels_price_options_per_s": n_options / price_s,
         "labels_with_greeks_options_per_s": n_options / greeks_s,
+        "labels_plain_options_per_s": n_options / plain_s,
+        "labels_control_options_per_s": n_options / control_s,
+        "control_stderr_ratio": float(plain.stderr.mean() / control.stderr.mean()),
         "architecture": architecture,
         "batch": 1_024,
         "plain_step_ms": step_ms["plain"],
@@ -937,6 +945,17 @@ def differential_lines(d: dict) -> list[str]:
 
         lines.append(f"| options for test MAE {target} (learning curves) | {shown(plain)}"
                      f" | {shown(differential)} | |")  # fmt: skip
+    if "control_stderr_ratio" in d:
+        ratio = d["control_stderr_ratio"]
+        lines += [
+            "",
+            f'Price labels with control variates (`method="control"`), same options and'
+            f" paths: {d['labels_control_options_per_s']:,.0f} options/s against"
+            f" {d['labels_plain_options_per_s']:,.0f} for the plain estimator (cost"
+            f" x{d['labels_plain_options_per_s'] / d['labels_control_options_per_s']:.2f}),"
+            f" mean standard error {ratio:.1f} times smaller: worth {ratio**2:,.0f} times the"
+            " paths.",
+        ]
     return lines
 
 
@@ -956,14 +975,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("differential",),
+        choices=("differential", "inference"),
         default=None,
         help="rerun one section and keep the others from DIR/results.json",
     )
     args = parser.parse_args(argv)
     if args.only is not None:
         result = json.loads((args.out / "results.json").read_text())
-        result[args.only] = time_differential()
+        if args.only == "differential":
+            result["differential"] = time_differential()
+        else:
+            result["inference"] = time_inference(config.sizes())
         result[args.only]["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     else:
         result = run_all(anchor_paths=args.anchor_paths)

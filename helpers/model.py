@@ -76,7 +76,7 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 def build_pricer(architecture: dict) -> nn.Module:
     """An untrained pricer from its recorded architecture: ``Net(**architecture)``, or with
     ``"kind": "homogeneous"`` a ``helpers.differential.HomogeneousPricer`` with the remaining
-    arguments.
+    arguments, with ``"kind": "residual"`` a ``helpers.baseline.ResidualPricer``.
 
     Raises:
         ValueError: an unknown ``kind``.
@@ -89,7 +89,11 @@ def build_pricer(architecture: dict) -> nn.Module:
         from .differential import HomogeneousPricer
 
         return HomogeneousPricer(**arguments)
-    raise ValueError(f"unknown pricer kind {kind!r}: 'plain' or 'homogeneous'")
+    if kind == "residual":
+        from .baseline import ResidualPricer
+
+        return ResidualPricer(**arguments)
+    raise ValueError(f"unknown pricer kind {kind!r}: 'plain', 'homogeneous' or 'residual'")
 
 
 def load_pretrained(

@@ -241,7 +241,9 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
     train = load_labelled(data, "train", greeks=weight > 0)
     validation = load_labelled(data, "validation", greeks=False)
     model = make_pricer(**architecture)
-    recipe_hash = hashlib.sha256(command.split(" --out ")[1].encode()).hexdigest()[:12]
+    recipe = command.split(" --epochs ")[1]  # the recipe, not where it is written
+    recipe_hash = hashlib.sha256(recipe.encode()).hexdigest()[:12]
+    out.mkdir(parents=True, exist_ok=True)
     history = fit_pricer(model, train, weight=weight, epochs=epochs, batch=batch, lr=lr,
                          validation=validation, checkpoints=data / f"checkpoints-{recipe_hash}",
                          log=lambda line: print(line, flush=True))  # fmt: skip
@@ -262,7 +264,8 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
             data=data, **spec
         )
         + (" --greeks" if spec.get("greeks") else "")
-        + (" --sobol" if spec.get("sampling") == "sobol" else ""),
+        + (" --sobol" if spec.get("sampling") == "sobol" else "")
+        + (" --control" if spec.get("estimator") == "control" else ""),
         "training_seconds": round(history[-1]["seconds"], 1),
         "device": str(next(model.parameters()).device),
         "threads": torch.get_num_threads(),
@@ -289,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     model.add_argument("--hidden", type=int, default=256)
     model.add_argument("--batch", type=int, default=1024)
     model.add_argument("--lr", type=float, nargs=2, default=(1e-3, 1e-6))
-    model.add_argument("--kind", choices=("plain", "homogeneous"), default="plain")
+    model.add_argument("--kind", choices=("plain", "homogeneous", "residual"), default="plain")
     model.add_argument(
         "--test",
         type=Path,

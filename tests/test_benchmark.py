@@ -120,3 +120,15 @@ def test_bump_and_revalue_batch_has_13_rows_per_option_with_central_bumps():
     np.testing.assert_allclose(rows[5] - X[0], [0, 0, 2.0, 0, 0, 0])  # S0 up by 1% of 200
     np.testing.assert_allclose(rows[6] - X[0], [0, 0, -2.0, 0, 0, 0])
     assert rows[4, 1] == 0.0  # the barrier's down bump stops at zero
+
+
+def test_differential_lines_report_the_control_variates_gain():
+    figures = {
+        "options": 1024, "paths": 128, "batch": 1024,
+        "labels_price_options_per_s": 2000.0, "labels_with_greeks_options_per_s": 1900.0,
+        "plain_step_ms": 30.0, "differential_step_ms": 60.0,
+        "labels_plain_options_per_s": 4000.0, "labels_control_options_per_s": 2000.0,
+        "control_stderr_ratio": 20.0,
+    }  # fmt: skip
+    text = "\n".join(benchmark.differential_lines(figures))
+    assert "cost x2.00" in text and "20.0 times smaller" in text and "400 times" in text

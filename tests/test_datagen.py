@@ -227,3 +227,18 @@ def test_sobol_shards_continue_one_scrambled_sequence(tmp_path):
     expected = sobol_options(16, datagen.sobol_seed(small["seed"]))
     np.testing.assert_array_equal(np.concatenate([X_train, X_val]), expected)
     assert manifest["spec"]["sampling"] == "sobol"
+
+
+def test_control_shards_hold_the_control_variate_prices(tmp_path):
+    small = SMALL | {"shards": 2}
+    manifest = datagen.generate(tmp_path, workers=1, control=True, **small)
+    X, Y = datagen.load_split(tmp_path, "validation")
+    _, mc_seed = datagen.shard_seeds(small["seed"], 1)
+    expected = price_options(X, 64, n_steps=20, seed=mc_seed, method="control")
+    np.testing.assert_allclose(Y, expected.price.astype(np.float32))
+    assert manifest["spec"]["estimator"] == "control"
+
+
+def test_control_variates_with_greeks_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="control variates price only"):
+        datagen.generate(tmp_path, workers=1, control=True, greeks=True, **SMALL)

@@ -145,7 +145,9 @@ def price_options(
             default without Greeks), ``"survival"`` (one-step survival conditioning, unbiased
             and smooth: the default with Greeks) or ``"smoothed"`` (a logistic knock-out of
             ``width``, biased). The smooth estimators run on the ``numba`` backend, and
-            ``"survival"`` on ``cupy`` too.
+            ``"survival"`` on ``cupy`` too. ``"control"`` is the plain estimator with the
+            path average and its square as control variates (``helpers.mc.control``): prices
+            only, on ``numba``, with a standard error about ten times smaller.
         width: the smoothed knock-out's width as a fraction of ``B``
             (default ``helpers.mc.adjoint.DEFAULT_WIDTH``).
         gamma: with ``greeks``, also gamma, which costs two more sweeps per path (about three
@@ -175,6 +177,8 @@ def price_options(
     method = check_method(method, bool(greeks))
     if method == "plain":
         name = resolve_backend(backend)
+    elif method == "control":
+        name = _control_backend(backend)
     else:
         from . import adjoint
 
@@ -191,6 +195,10 @@ def price_options(
         return result
     if method == "plain":
         result = _implementation(name)(options, n_paths, n_steps, T, seed)
+    elif method == "control":
+        from . import control
+
+        result = control.price(options, n_paths, n_steps, T, seed)
     elif name == "cupy":
         from . import cupy_backend
 
@@ -201,6 +209,17 @@ def price_options(
                                bool(gamma))  # fmt: skip
     check_finite_result(result, options, T)
     return result
+
+
+def _control_backend(backend: str) -> str:
+    """The control-variate estimator's backend: ``numba`` (also for ``"auto"``)."""
+    if backend not in ("auto", "numba"):
+        if backend not in BACKENDS:
+            raise ValueError(
+                f"unknown backend {backend!r}: choose 'auto' or one of {list(BACKENDS)}"
+            )
+        raise ValueError(f"method 'control' runs on backend 'numba' (or 'auto'), not {backend!r}")
+    return "numba"
 
 
 def _smooth_estimator_backend(backend: str, method: str) -> str:

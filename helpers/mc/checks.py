@@ -77,9 +77,10 @@ def check_options(X: object) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-METHODS: tuple[str, ...] = ("plain", "survival", "smoothed")
-"""The estimators ``price_options`` offers: the hard knock-out, and the two smooth ones of
-``helpers.mc.adjoint`` whose pathwise Greeks are correct."""
+METHODS: tuple[str, ...] = ("plain", "survival", "smoothed", "control")
+"""The estimators ``price_options`` offers: the hard knock-out, the two smooth ones of
+``helpers.mc.adjoint`` whose pathwise Greeks are correct, and the hard knock-out with control
+variates (``helpers.mc.control``, prices only)."""
 
 
 def check_method(method: object, greeks: bool) -> str:
@@ -93,6 +94,11 @@ def check_method(method: object, greeks: bool) -> str:
         return "survival" if greeks else "plain"
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose one of {list(METHODS)}")
+    if greeks and method == "control":
+        raise ValueError(
+            "method 'control' prices only: its control variates reduce the price's variance,"
+            " not the Greeks'; use method='survival' for Greeks"
+        )
     if greeks and method == "plain":
         raise ValueError(
             "method 'plain' has no usable pathwise Greeks: its knock-out is a step function,"

@@ -1,0 +1,152 @@
+"""A closed-form first guess of the price, for a network to correct (Chapter 9).
+
+The course's option pays ``exp(-r T) (A - K)+`` on the average ``A`` of the Euler path
+``S_i = S_{i-1} (1 + mu dt + sigma sqrt(dt) Z_i)``, ``i = 1..N``, unless the running average
+falls to the barrier. Without the barrier the first two moments of ``A`` are exact sums over the
+steps: ``E[S_i] = S0 q^i`` with ``q = 1 + mu dt`` and ``E[S_i S_j] = S0^2 g^i q^(j - i)`` for
+``i <= j`` with ``g = q^2 + sigma^2 dt``. Writing ``q^i = exp(a i)`` and ``g^i = exp(b i)``, the
+sums are power series in the small log growth rates ``a`` and ``b`` (``N |b| < 1`` on the
+article's domain) whose coefficients are sums of integer powers, computed once: no branch, no
+cancellation at ``mu = sigma = 0``, and autograd gives every derivative.
+
+Matching a lognormal to those two moments (Levy, 1992) prices the option without its barrier
+in Black's formula. ``ResidualPricer`` adds a network to that guess, so the network learns only
+what the guess misses: the barrier and the lognormal's error.
+
+References:
+    E. Levy, "Pricing European average rate currency options", Journal of International Money
+    and Finance 11 (1992).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import nn
+
+MATURITY = 1.0
+"""Years to expiry of every option in the course (``helpers.mc.price_options``' default)."""
+
+N_STEPS = 365
+"""Euler steps per path, daily over the year (``helpers.mc.price_options``' default)."""
+
+SERIES_TERMS = 28
+"""Terms of each power series; the last one is below 1e-17 of the sum for ``N |x| <= 2``."""
+
+
+@lru_cache(maxsize=8)
+def _coefficients(n_steps: int, terms: int = SERIES_TERMS) -> tuple[np.ndarray, np.ndarray]:
+    """``P[k] = sum_i i^k / k!`` over ``i = 1..N`` and ``Q[k, l] = sum i^k m^l / (k! l!)`` over
+    ``i, m >= 1``, ``i + m <= N``: the series' coefficients, shapes ``(terms,)`` and
+    ``(terms, terms)``."""
+    i = np.arange(1, n_steps + 1, dtype=np.float64)
+    k = np.arange(terms)
+    factorials = np.array([math.factorial(j) for j in range(terms)], dtype=np.float64)
+    V = i[:, None] ** k[None, :] / factorials  # (N, terms)
+    below = (i[:, None] + i[None, :]) <= n_steps  # (N, N): pairs with i + m <= N
+    return V.sum(axis=0), V.T @ below.astype(np.float64) @ V
+
+
+def average_moments(
+    S0: torch.Tensor, sigma: torch.Tensor, mu: torch.Tensor,
+    T: float = MATURITY, n_steps: int = N_STEPS,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """``E[A]`` and ``E[A^2]`` of the Euler path's average ``A = (S_1 + ... + S_N) / N``.
+
+    Args:
+        S0: spot, currency units; sigma, mu: annualised volatility and drift; any shape, one
+            broadcast shape ``(...)``, float64 for full accuracy.
+        T: maturity in years; n_steps: the Euler steps ``N``.
+
+    Returns:
+        ``(m1, m2)``, each of shape ``(...)``, in currency and currency squared.
+    """
+    P, Q = (torch.as_tensor(c, dtype=S0.dtype, device=S0.device) for c in _coefficients(n_steps))
+    dt = T / n_steps
+    a = torch.log1p(mu * dt)
+    b = torch.log((1 + mu * dt) ** 2 + sigma**2 * dt)
+    k = torch.arange(len(P), device=S0.device, dtype=S0.dtype)
+    a_powers, b_powers = a[..., None] ** k, b[..., None] ** k
+    sum_q = a_powers @ P  # sum over i of q^i
+    sum_g = b_powers @ P  # sum over i of g^i
+    cross = ((b_powers @ Q) * a_powers).sum(-1)  # sum over i < j of g^i q^(j - i)
+    m1 = S0 * sum_q / n_steps
+    m2 = S0**2 * (sum_g + 2 * cross) / n_steps**2
+    return m1, m2
+
+
+def levy_price(x: torch.Tensor, T: float = MATURITY, n_steps: int = N_STEPS) -> torch.Tensor:
+    """Black's price of the average with a lognormal matched to its two moments; no barrier.
+
+    ``exp(-r T) (m1 N(d1) - K N(d2))`` with ``v = log(m2 / m1^2)``, ``d1 = (log(m1 / K) + v / 2)
+    / sqrt(v)`` and ``d2 = d1 - sqrt(v)``. It is exact when the payoff is linear (``K = 0``) or
+    the path deterministic (``sigma = 0``, where it tends to ``exp(-r T) (m1 - K)+``), and it
+    ignores the barrier, so it bounds the option's price from above up to the lognormal's error.
+    Computed in float64 and returned in ``x``'s dtype.
+
+    Example:
+        >>> x = torch.tensor([[0.0, 0.0, 100.0, 0.2, 0.0, 0.0]])
+        >>> round(float(levy_price(x)), 4)  # K = 0: the mean of the average
+        100.0
+
+    Args:
+        x: options, shape ``(..., 6)``, columns ``helpers.domain.COLUMNS``.
+        T: maturity in years; n_steps: Euler steps of the Monte Carlo it stands in for.
+
+    Returns:
+        Prices, shape ``(...)``.
+    """
+    z = x.double()
+    K, S0, sigma, mu, r = z[..., 0], z[..., 2], z[..., 3], z[..., 4], z[..., 5]
+    m1, m2 = average_moments(S0, sigma, mu, T, n_steps)
+    tiny = torch.finfo(z.dtype).tiny
+    v = torch.log(m2.clamp_min(tiny) / (m1**2).clamp_min(tiny)).clamp_min(1e-14)
+    width = v.sqrt()
+    d1 = (torch.log(m1.clamp_min(tiny)) - torch.log(K.clamp_min(tiny)) + v / 2) / width
+    normal = torch.distributions.Normal(torch.zeros((), dtype=z.dtype, device=z.device), 1.0)
+    price = torch.exp(-r * T) * (m1 * normal.cdf(d1) - K * normal.cdf(d1 - width))
+    return price.to(x.dtype)
+
+
+class ResidualPricer(nn.Module):
+    """``max(levy_price(x) + HomogeneousPricer(x), 0)``: a network trained on what the closed
+    form misses.
+
+    Both parts are homogeneous of degree one in ``(K, B, S0)``, so the sum is; every Greek is
+    available by autograd through both. The sum is floored at zero: an option is never worth
+    less, and where the correction would go below (a barrier above the spot: the option is all
+    but dead) the price is 0 and so is every Greek. The correction's last layer starts at zero,
+    so an untrained pricer is the closed form itself.
+
+    Example:
+        >>> pricer = ResidualPricer(hidden=16, layers=2)
+        >>> pricer(torch.tensor([[110.0, 100.0, 120.0, 0.35, 0.1, 0.05]])).shape
+        torch.Size([1])
+
+    Args:
+        hidden, layers, activation: the correcting network's (``HomogeneousPricer``'s).
+        T: maturity in years; n_steps: Euler steps of the labels' Monte Carlo.
+
+    Shape:
+        Input ``(..., 6)``, columns ``helpers.domain.COLUMNS``; output ``(...)``, the price.
+
+    Raises:
+        ValueError: ``hidden`` or ``layers`` below 1, or an unknown activation.
+    """
+
+    def __init__(self, hidden: int = 256, layers: int = 4, activation: str = "elu",
+                 T: float = MATURITY, n_steps: int = N_STEPS) -> None:  # fmt: skip
+        super().__init__()
+        from .differential import HomogeneousPricer
+
+        self.T, self.n_steps = T, n_steps
+        self.residual = HomogeneousPricer(hidden=hidden, layers=layers, activation=activation)
+        last = self.residual.body[-1]
+        nn.init.zeros_(last.weight)  # an untrained pricer is the closed form itself
+        nn.init.zeros_(last.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (levy_price(x, self.T, self.n_steps) + self.residual(x)).clamp_min(0.0)
