@@ -50,6 +50,14 @@ def _coefficients(n_steps: int, terms: int = SERIES_TERMS) -> tuple[np.ndarray, 
     return V.sum(axis=0), V.T @ below.astype(np.float64) @ V
 
 
+@lru_cache(maxsize=16)
+def _series(n_steps: int, dtype: torch.dtype, device: torch.device):
+    """``_coefficients`` as tensors, with the powers ``0 .. terms - 1``, once per device."""
+    P, Q = _coefficients(n_steps)
+    k = np.arange(len(P), dtype=np.float64)
+    return tuple(torch.as_tensor(c, dtype=dtype, device=device) for c in (P, Q, k))
+
+
 def average_moments(
     S0: torch.Tensor, sigma: torch.Tensor, mu: torch.Tensor,
     T: float = MATURITY, n_steps: int = N_STEPS,
@@ -64,11 +72,10 @@ def average_moments(
     Returns:
         ``(m1, m2)``, each of shape ``(...)``, in currency and currency squared.
     """
-    P, Q = (torch.as_tensor(c, dtype=S0.dtype, device=S0.device) for c in _coefficients(n_steps))
+    P, Q, k = _series(n_steps, S0.dtype, S0.device)
     dt = T / n_steps
     a = torch.log1p(mu * dt)
     b = torch.log((1 + mu * dt) ** 2 + sigma**2 * dt)
-    k = torch.arange(len(P), device=S0.device, dtype=S0.dtype)
     a_powers, b_powers = a[..., None] ** k, b[..., None] ** k
     sum_q = a_powers @ P  # sum over i of q^i
     sum_g = b_powers @ P  # sum over i of g^i
@@ -106,8 +113,7 @@ def levy_price(x: torch.Tensor, T: float = MATURITY, n_steps: int = N_STEPS) -> 
     v = torch.log(m2.clamp_min(tiny) / (m1**2).clamp_min(tiny)).clamp_min(1e-14)
     width = v.sqrt()
     d1 = (torch.log(m1.clamp_min(tiny)) - torch.log(K.clamp_min(tiny)) + v / 2) / width
-    normal = torch.distributions.Normal(torch.zeros((), dtype=z.dtype, device=z.device), 1.0)
-    price = torch.exp(-r * T) * (m1 * normal.cdf(d1) - K * normal.cdf(d1 - width))
+    price = torch.exp(-r * T) * (m1 * torch.special.ndtr(d1) - K * torch.special.ndtr(d1 - width))
     return price.to(x.dtype)
 
 
