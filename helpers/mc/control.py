@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from numba import njit, prange
 
-from .normals import box_muller
-from .path import discounted_excess, euler_step
-from .philox import philox4x32_10, split_seed
+from .numba_backend import LANES, draw_normals, euler_steps
+from .path import discounted_excess
+from .philox import split_seed
 from .result import MCResult
 
 SUMS = 10
@@ -41,9 +41,6 @@ SUMS = 10
 
 MIN_PATHS = 8
 """Fewest paths the estimator takes: each half fits two coefficients and a mean."""
-
-LANES = 16
-"""Paths side by side, as in ``numba_backend``."""
 
 CHUNK = 1024
 """Paths per unit of parallel work."""
@@ -67,20 +64,9 @@ def _block(x, m1, ratio2, T, n_steps, key0, key1, option, first_path, n_live, z,
         total[lane] = 0.0
         alive[lane] = True
     n = 0
-    for counter in range((n_steps + 3) // 4):
-        for lane in range(LANES):
-            path = first_path + np.uint64(lane)
-            x0, x1, x2, x3 = philox4x32_10(np.uint64(counter), path, option, np.uint64(0),
-                                           key0, key1)  # fmt: skip
-            z[0, lane], z[1, lane] = box_muller(x0, x1)
-            z[2, lane], z[3, lane] = box_muller(x2, x3)
-        for step in range(min(4, n_steps - n)):
-            n += 1
-            barrier = B * n
-            for lane in range(LANES):
-                s[lane] = euler_step(s[lane], drift, vol, z[step, lane])
-                total[lane] += s[lane]
-                alive[lane] &= not (total[lane] <= barrier)
+    for counter in range((n_steps + 3) // 4):  # every path to the end: its average is needed
+        draw_normals(z, counter, first_path, option, key0, key1)
+        n = euler_steps(s, total, alive, z, n, n_steps, B, drift, vol)
     discount = math.exp(-r * T)
     for lane in range(n_live):
         y = discounted_excess(total[lane], n_steps, K, discount) if alive[lane] else 0.0

@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from .normals import box_muller
-from .numba_backend import LANES
+from .numba_backend import LANES, draw_normals, euler_steps
 from .path import discounted_excess, euler_step
 from .philox import philox4x32_10
 
@@ -115,12 +115,7 @@ def block_normals(n_paths: int, n_steps: int) -> float:
     acc = 0.0
     for first in range(0, n_paths, LANES):
         for counter in range((n_steps + 3) // 4):
-            for lane in range(LANES):
-                path, zero = np.uint64(first + lane), np.uint64(0)
-                x0, x1, x2, x3 = philox4x32_10(np.uint64(counter), path, zero, zero,
-                                               np.uint64(1), zero)  # fmt: skip
-                z[0, lane], z[1, lane] = box_muller(x0, x1)
-                z[2, lane], z[3, lane] = box_muller(x2, x3)
+            draw_normals(z, counter, np.uint64(first), np.uint64(0), np.uint64(1), np.uint64(0))
             acc += z[0, 0] + z[3, LANES - 1]  # a checksum that costs nothing per lane
     return acc
 
@@ -152,13 +147,7 @@ def block_steps(x: np.ndarray, n_paths: int, n_steps: int, T: float) -> float:
         alive[:] = True
         n = 0
         for _counter in range((n_steps + 3) // 4):
-            for step in range(min(4, n_steps - n)):
-                n += 1
-                barrier = B * n
-                for lane in range(LANES):
-                    s[lane] = euler_step(s[lane], drift, vol, z[step, lane])
-                    total[lane] += s[lane]
-                    alive[lane] &= not (total[lane] <= barrier)
+            n = euler_steps(s, total, alive, z, n, n_steps, B, drift, vol)
         for lane in range(LANES):
             acc += total[lane] if alive[lane] else 0.0
     return acc

@@ -47,6 +47,34 @@ _IMPORT_PID = os.getpid()
 
 
 @njit(inline="always")
+def draw_normals(z, counter, first_path, option, key0, key1):
+    """Fills ``z`` (shape ``(4, LANES)``, float32) with the normals of Philox counter
+    ``counter`` for paths ``first_path`` to ``first_path + LANES - 1`` of ``option``: four
+    steps of every lane at once."""
+    for lane in range(LANES):
+        path = first_path + np.uint64(lane)
+        x0, x1, x2, x3 = philox4x32_10(np.uint64(counter), path, option, np.uint64(0),
+                                       key0, key1)  # fmt: skip
+        z[0, lane], z[1, lane] = box_muller(x0, x1)
+        z[2, lane], z[3, lane] = box_muller(x2, x3)
+
+
+@njit(inline="always")
+def euler_steps(s, total, alive, z, n, n_steps, B, drift, vol):
+    """Advances every lane by the (up to four) steps of ``z`` after step ``n``: the spot ``s``,
+    the running sum ``total`` and the knock-out mask ``alive`` (``LANES`` each). Returns the
+    number of steps done."""
+    for step in range(min(4, n_steps - n)):
+        n += 1
+        barrier = B * n
+        for lane in range(LANES):
+            s[lane] = euler_step(s[lane], drift, vol, z[step, lane])
+            total[lane] += s[lane]
+            alive[lane] &= not (total[lane] <= barrier)  # a NaN sum stays alive: it is named
+    return n
+
+
+@njit(inline="always")
 def _block(x, T, n_steps, key0, key1, option, first_path, n_live, z, s, total, alive):
     """Sum and sum of squares of the discounted payoffs of paths ``first_path`` to
     ``first_path + n_live - 1`` (``n_live <= LANES``) of the option ``x`` (shape ``(6,)``).
@@ -64,19 +92,8 @@ def _block(x, T, n_steps, key0, key1, option, first_path, n_live, z, s, total, a
         alive[lane] = lane < n_live
     n = 0
     for counter in range((n_steps + 3) // 4):
-        for lane in range(LANES):
-            path = first_path + np.uint64(lane)
-            x0, x1, x2, x3 = philox4x32_10(np.uint64(counter), path, option, np.uint64(0),
-                                           key0, key1)  # fmt: skip
-            z[0, lane], z[1, lane] = box_muller(x0, x1)
-            z[2, lane], z[3, lane] = box_muller(x2, x3)
-        for step in range(min(4, n_steps - n)):
-            n += 1
-            barrier = B * n
-            for lane in range(LANES):
-                s[lane] = euler_step(s[lane], drift, vol, z[step, lane])
-                total[lane] += s[lane]
-                alive[lane] &= not (total[lane] <= barrier)  # a NaN sum stays alive: it is named
+        draw_normals(z, counter, first_path, option, key0, key1)
+        n = euler_steps(s, total, alive, z, n, n_steps, B, drift, vol)
         if not alive.any():
             return 0.0, 0.0
     discount = math.exp(-r * T)
