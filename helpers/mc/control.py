@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from numba import njit, prange
 
-from .numba_backend import LANES, draw_normals, euler_steps
+from .numba_backend import LANES, block_scratch, draw_normals, euler_steps
 from .path import discounted_excess
 from .philox import split_seed
 from .result import MCResult
@@ -93,10 +93,7 @@ def _sums(X, m1, ratio2, n_paths, n_steps, T, key0, key1, chunk):
     for work in prange(n_options * n_chunks):
         i = work // n_chunks
         c = work % n_chunks
-        z = np.empty((4, LANES), dtype=np.float32)
-        s = np.empty(LANES)
-        total = np.empty(LANES)
-        alive = np.empty(LANES, dtype=np.bool_)
+        z, s, total, alive = block_scratch()
         end = min((c + 1) * chunk, n_paths)
         for first in range(c * chunk, end, LANES):
             _block(X[i], m1[i], ratio2[i], T, n_steps, key0, key1, np.uint64(i),

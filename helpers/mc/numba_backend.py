@@ -47,6 +47,15 @@ _IMPORT_PID = os.getpid()
 
 
 @njit(inline="always")
+def block_scratch():
+    """The scratch arrays of one block of ``LANES`` paths: four steps of normals ``z``
+    (``(4, LANES)`` float32), the spots ``s``, the running sums ``total`` and the ``alive``
+    mask (``(LANES,)`` each)."""
+    z = np.empty((4, LANES), dtype=np.float32)
+    return z, np.empty(LANES), np.empty(LANES), np.empty(LANES, dtype=np.bool_)
+
+
+@njit(inline="always")
 def draw_normals(z, counter, first_path, option, key0, key1):
     """Fills ``z`` (shape ``(4, LANES)``, float32) with the normals of Philox counter
     ``counter`` for paths ``first_path`` to ``first_path + LANES - 1`` of ``option``: four
@@ -114,10 +123,7 @@ def _moments(X, n_paths, n_steps, T, key0, key1, chunk):
     for work in prange(n_options * n_chunks):
         i = work // n_chunks
         c = work % n_chunks
-        z = np.empty((4, LANES), dtype=np.float32)
-        s = np.empty(LANES)
-        total = np.empty(LANES)
-        alive = np.empty(LANES, dtype=np.bool_)
+        z, s, total, alive = block_scratch()
         end = min((c + 1) * chunk, n_paths)
         acc = 0.0
         acc_sq = 0.0
