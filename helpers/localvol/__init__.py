@@ -1,0 +1,12 @@
+"""Chapter 10: a basket call on ten FX rates under local volatility, and the gradient of its
+price with respect to every market input by one reverse sweep (NAG and RWTH Aachen's problem).
+
+``market`` ships the synthetic market (``load_market``), ``splines`` the differentiable cubic
+splines, ``dupire`` the chain from quotes to a local-volatility table, ``basket`` the Monte
+Carlo and its gradient (``price_basket``).
+"""
+
+from .basket import BasketResult, price_basket
+from .market import Market, check_market, load_market
+
+__all__ = ["BasketResult", "Market", "check_market", "load_market", "price_basket"]
