@@ -581,6 +581,9 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
     result["kernel_parts"] = time_kernel_parts(anchor_paths)
     result["adjoint"] = time_adjoint(max(anchor_paths // 4, 16))
     result["differential"] = time_differential()
+    from .localvol.timing import time_basket
+
+    result["localvol"] = time_basket()
     if "cupy" in backends:
         X, paths = workload("cupy-article", sizes)
         result["article_kernel"] = time_article_kernel(len(X), paths)
@@ -655,6 +658,10 @@ def to_markdown(result: dict) -> str:
         lines += ["", *adjoint_lines(result["adjoint"])]
     if "differential" in result:
         lines += ["", *differential_lines(result["differential"])]
+    if "localvol" in result:
+        from .localvol.timing import basket_lines
+
+        lines += ["", *basket_lines(result["localvol"])]
     if "article_kernel" in result:
         a = result["article_kernel"]
         alone = a.get("article_pricing_path_steps_per_second")
@@ -975,7 +982,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("differential", "inference"),
+        choices=("differential", "inference", "localvol"),
         default=None,
         help="rerun one section and keep the others from DIR/results.json",
     )
@@ -984,6 +991,10 @@ def main(argv: list[str] | None = None) -> None:
         result = json.loads((args.out / "results.json").read_text())
         if args.only == "differential":
             result["differential"] = time_differential()
+        elif args.only == "localvol":
+            from .localvol.timing import time_basket
+
+            result["localvol"] = time_basket()
         else:
             result["inference"] = time_inference(config.sizes())
         result[args.only]["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -64,6 +64,9 @@ class Sizes:
             steps of each of its two trainings.
         reference_greeks_paths: paths of the adjoint Monte Carlo Greeks (with gamma) that
             Chapter 9 checks the shipped pricer's Greeks against.
+        basket_paths: paths of Chapter 10's FX basket (NAG's 10,000 on a CPU; the torch engine
+            on the GPU takes more); basket_device: where its torch engine runs.
+        basket_fd_paths: paths of each finite difference that checks its gradient.
     """
 
     profile: str
@@ -101,6 +104,9 @@ class Sizes:
     differential_paths: int = 64
     differential_steps: int = 1_000
     reference_greeks_paths: int = 1_048_576
+    basket_paths: int = 10_000
+    basket_device: str = "cpu"
+    basket_fd_paths: int = 4_000
 
 
 GPU_SIZES = Sizes(
@@ -139,6 +145,9 @@ GPU_SIZES = Sizes(
     differential_paths=256,
     differential_steps=4_000,
     reference_greeks_paths=4_194_304,
+    basket_paths=100_000,
+    basket_device="cuda",
+    basket_fd_paths=20_000,
 )
 
 CPU_SIZES = Sizes(

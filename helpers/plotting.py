@@ -247,3 +247,72 @@ def learning_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]],
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def smile_and_local_vol(
+    quotes: tuple[np.ndarray, np.ndarray],
+    curves: tuple[np.ndarray, np.ndarray],
+    maturities: Sequence[float],
+    local: dict[float, tuple[np.ndarray, np.ndarray]],
+    pair: str,
+) -> plt.Figure:
+    """One pair's implied volatility by maturity (quotes and splines) beside its local
+    volatility at a few times (Chapter 10).
+
+    Args:
+        quotes: ``(strikes, vols)``, shape ``(t, q)`` each; curves: the same on a fine grid,
+            shape ``(t, n)``; maturities: ``(t,)`` years.
+        local: ``{time: (spots, local vols)}``; pair: the pair's name for the titles.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(maturities)))
+    for j, T in enumerate(maturities):
+        left.plot(curves[0][j], 100 * curves[1][j], color=colors[j], lw=1.2,
+                  label=f"{12 * T:.0f}m")  # fmt: skip
+        left.plot(quotes[0][j], 100 * quotes[1][j], "o", color=colors[j], ms=4)
+    left.set(xlabel="strike", ylabel="implied volatility (%)",
+             title=f"{pair}: quotes (dots) and splines in strike")  # fmt: skip
+    left.legend(fontsize=8, ncols=2)
+    times = sorted(local)
+    shades = plt.cm.plasma(np.linspace(0, 0.85, len(times)))
+    for color, t in zip(shades, times, strict=True):
+        spots, vols = local[t]
+        right.plot(spots, 100 * vols, color=color, label=f"t = {t:.2f} y")
+    right.set(xlabel="spot", ylabel="local volatility (%)",
+              title=f"{pair}: Dupire's local volatility")  # fmt: skip
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def vega_heatmaps(
+    vega: np.ndarray, pairs: Sequence[str], maturities: Sequence[float], deltas: Sequence[float]
+) -> plt.Figure:
+    """dPrice/d(quoted volatility) for every quote: one small map per pair, maturities down,
+    strikes (by their call delta) across, one colour scale for all (Chapter 10).
+
+    Args:
+        vega: shape ``(m, t, q)``; pairs: ``m`` names; maturities: ``(t,)`` years;
+        deltas: ``(q,)``, the quotes' call deltas.
+    """
+    m = len(pairs)
+    columns = 5
+    rows = (m + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(12, 2.6 * rows + 0.6), sharey=True)
+    scale = np.abs(vega).max()
+    image = None
+    for k, ax in enumerate(np.ravel(axes)):
+        if k >= m:
+            ax.axis("off")
+            continue
+        image = ax.imshow(vega[k], cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="auto")
+        ax.set_title(pairs[k], fontsize=10)
+        ax.set_xticks(range(len(deltas)), [f"{100 * d:.0f}" for d in deltas], fontsize=7)
+        ax.set_yticks(range(len(maturities)), [f"{12 * t:.0f}m" for t in maturities],
+                      fontsize=7)  # fmt: skip
+        if k % columns == 0:
+            ax.set_ylabel("maturity")
+        if k >= m - columns:
+            ax.set_xlabel("call delta (%)")
+    fig.colorbar(image, ax=axes, shrink=0.8, label="dPrice / d(quoted vol)")
+    return fig

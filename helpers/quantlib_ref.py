@@ -1,4 +1,5 @@
-"""Reference prices from QuantLib, a library nobody on this course wrote.
+"""Reference prices (and a local-volatility surface) from QuantLib, a library nobody on this
+course wrote.
 
 With no barrier (``B = 0``) and drift equal to the rate (``mu = r``), the course's option is a
 discretely monitored arithmetic-average Asian call with daily fixings, which QuantLib prices by
@@ -106,3 +107,63 @@ def geometric_asian_analytic(
     )
     engine = ql.AnalyticDiscreteGeometricAveragePriceAsianEngine(process)
     return _npv(option, engine, with_error=False)
+
+
+def _flat_curve(rate: float) -> ql.YieldTermStructureHandle:
+    return ql.YieldTermStructureHandle(ql.FlatForward(VALUATION_DATE, rate, ql.Actual365Fixed()))
+
+
+def garman_kohlhagen(spot: float, strike: float, rd: float, rf: float, vol: float,
+                     expiry_days: int) -> dict[str, float]:  # fmt: skip
+    """An FX call under Black-Scholes (Garman-Kohlhagen) by QuantLib's analytic engine.
+
+    Args:
+        spot: domestic currency per unit of foreign; strike: the same unit.
+        rd, rf: flat domestic and foreign rates, continuously compounded, per year.
+        vol: flat volatility, annualised; expiry_days: days to expiry (Actual/365 Fixed, so
+            365 days is one year).
+
+    Returns:
+        ``{"price", "delta", "vega"}``: vega per unit of volatility (not per 1%).
+    """
+    dc = ql.Actual365Fixed()
+    ql.Settings.instance().evaluationDate = VALUATION_DATE
+    # Garman-Kohlhagen is Black-Scholes-Merton with the foreign rate as the dividend yield
+    process = ql.BlackScholesMertonProcess(
+        ql.QuoteHandle(ql.SimpleQuote(spot)), _flat_curve(rf), _flat_curve(rd),
+        ql.BlackVolTermStructureHandle(ql.BlackConstantVol(VALUATION_DATE, ql.NullCalendar(),
+                                                           vol, dc)),
+    )  # fmt: skip
+    option = ql.VanillaOption(ql.PlainVanillaPayoff(ql.Option.Call, strike),
+                              ql.EuropeanExercise(VALUATION_DATE + expiry_days))  # fmt: skip
+    option.setPricingEngine(ql.AnalyticEuropeanEngine(process))
+    return {"price": option.NPV(), "delta": option.delta(), "vega": option.vega()}
+
+
+def local_vol_surface(times, strikes, implied_vols, spot: float, rd: float, rf: float):
+    """QuantLib's Dupire local volatility (``LocalVolSurface``) on a Black variance surface
+    (``BlackVarianceSurface``, bicubic) through the implied volatilities on a grid.
+
+    Args:
+        times: shape ``(nt,)``, years, increasing (rounded to whole days, Actual/365 Fixed).
+        strikes: shape ``(nk,)``, increasing; implied_vols: shape ``(nt, nk)``.
+        spot, rd, rf: the pair's spot and flat rates.
+
+    Returns:
+        A function ``(t, strike) -> local volatility``.
+    """
+    dc = ql.Actual365Fixed()
+    ql.Settings.instance().evaluationDate = VALUATION_DATE
+    dates = [VALUATION_DATE + round(365 * float(t)) for t in times]
+    matrix = ql.Matrix(len(strikes), len(times))
+    for a in range(len(strikes)):
+        for b in range(len(times)):
+            matrix[a][b] = float(implied_vols[b][a])
+    surface = ql.BlackVarianceSurface(VALUATION_DATE, ql.NullCalendar(), dates,
+                                      [float(k) for k in strikes], matrix, dc)  # fmt: skip
+    surface.setInterpolation("bicubic")
+    local = ql.LocalVolSurface(ql.BlackVolTermStructureHandle(surface), _flat_curve(rd),
+                               _flat_curve(rf), ql.QuoteHandle(ql.SimpleQuote(spot)))  # fmt: skip
+    local.enableExtrapolation()
+    # keep the surface alive as long as the function
+    return lambda t, strike, _keep=(surface, local): local.localVol(float(t), float(strike))

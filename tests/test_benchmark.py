@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from helpers import benchmark, config
+from helpers.localvol import timing
 from helpers.mc.cupy_backend import normals_buffer_bytes
 
 
@@ -28,8 +29,15 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     monkeypatch.setattr(
         benchmark, "time_inference", lambda sizes, batches=(1, 1000): fake_inference
     )
+    monkeypatch.setattr(timing, "time_basket",
+                        functools.partial(timing.time_basket, n_paths=64, n_steps=30,
+                                          repeats=1))  # fmt: skip
     benchmark.main(["--out", str(tmp_path), "--anchor-paths", "256"])
     result = json.loads((tmp_path / "results.json").read_text())
+    assert (
+        result["localvol"]["R_adjoint"] > 0
+        and "local volatility (Chapter 10)" in (tmp_path / "results.md").read_text()
+    )
     backends = {t["backend"] for t in result["timings"]}
     assert {"quantlib", "numba", "numpy"} <= backends
     markdown = (tmp_path / "results.md").read_text()

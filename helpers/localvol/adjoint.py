@@ -203,11 +203,14 @@ class MonteCarloStage(torch.autograd.Function):
     @staticmethod
     def forward(ctx, coef, start, spacing, chol, dt, forwards, weights, strike, discount, seed,
                 n_paths):  # fmt: skip
-        arrays = [t.detach().cpu().numpy() for t in (coef, start, spacing, chol)]
+        # C-contiguous float64 always, so that Numba compiles the kernel once
+        arrays = [np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float64)
+                  for t in (coef, start, spacing, chol)]  # fmt: skip
         scalars = [float(t) for t in (dt, strike, discount)]
         gradient = any(ctx.needs_input_grad)
-        total, total_sq, bars = sweep(*arrays, scalars[0], forwards.detach().cpu().numpy(),
-                                      weights.detach().cpu().numpy(), scalars[1], scalars[2],
+        vectors = [np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float64)
+                   for t in (forwards, weights)]  # fmt: skip
+        total, total_sq, bars = sweep(*arrays, scalars[0], *vectors, scalars[1], scalars[2],
                                       seed, n_paths, gradient)  # fmt: skip
         ctx.bars = bars
         ctx.n_paths = n_paths

@@ -78,16 +78,17 @@ def _euler_block(y, coefficients, start, spacing, chol, dt, seed, first_step):
 
 def simulate_terminal(
     table: LocalVolTable, chol: torch.Tensor, dt: torch.Tensor, n_paths: int, seed: int,
-    block_steps: int = BLOCK_STEPS,
+    block_steps: int = BLOCK_STEPS, checkpointed: bool = True,
 ) -> torch.Tensor:  # fmt: skip
-    """Every path's ``y(T)``, shape ``(n_paths, m)``; checkpointed when gradients are on."""
+    """Every path's ``y(T)``, shape ``(n_paths, m)``; with gradients on, each block of
+    ``block_steps`` steps is checkpointed unless ``checkpointed`` is false."""
     n_steps, m = table.start.shape
     y = torch.zeros((n_paths, m), dtype=chol.dtype, device=chol.device)
     for first in range(0, n_steps, block_steps):
         rows = slice(first, min(first + block_steps, n_steps))
         args = (y, table.coefficients[rows], table.start[rows], table.spacing[rows], chol, dt,
                 seed, first)  # fmt: skip
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() and checkpointed:
             y = checkpoint(_euler_block, *args, use_reentrant=False)
         else:
             y = _euler_block(*args)
@@ -107,7 +108,7 @@ CPU) or torch autograd with checkpointing (any device)."""
 
 def price_and_square_sum(
     inputs: dict[str, torch.Tensor], n_paths: int, n_steps: int, seed: int,
-    engine: str = "adjoint", block_steps: int = BLOCK_STEPS,
+    engine: str = "adjoint", block_steps: int = BLOCK_STEPS, checkpointed: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, LocalVolTable]:  # fmt: skip
     """The Monte Carlo price (a scalar tensor that autograd can differentiate) and the sum of
     the squared discounted payoffs, from the market's fields as tensors (``Market``'s names);
@@ -126,10 +127,50 @@ def price_and_square_sum(
                                                   x["weights"], x["strike"], discount, seed,
                                                   n_paths)  # fmt: skip
         return price, square_sum, table
-    y = simulate_terminal(table, chol, dt, n_paths, seed, block_steps)
+    y = simulate_terminal(table, chol, dt, n_paths, seed, block_steps, checkpointed)
     basket = (forwards * torch.exp(y)) @ x["weights"]
     payoffs = discount * torch.relu(basket - x["strike"])
     return payoffs.mean(), payoffs.detach().pow(2).sum(), table
+
+
+def autograd_tape_bytes(
+    market: Market,
+    n_paths: int,
+    n_steps: int,
+    *,
+    seed: int = 0,
+    block_steps: int = BLOCK_STEPS,
+    checkpointed: bool = True,
+) -> int:
+    """Bytes autograd keeps for the reverse sweep of the torch engine (distinct storages saved
+    by its operations, ``helpers.mc.autograd.tape_bytes``). With ``checkpointed``, the blocks'
+    insides are not kept: they are recomputed one block at a time during the reverse sweep,
+    which then holds one block's tape on top of this."""
+    from ..mc.autograd import tape_bytes
+
+    inputs = _as_tensors(check_market(market), "cpu", requires_grad=True)
+    with tape_bytes() as saved:
+        price_and_square_sum(inputs, n_paths, n_steps, seed, "torch", block_steps, checkpointed)
+    return int(saved[0])
+
+
+def path_payoffs(market: Market, n_paths: int = 10_000, n_steps: int = 360,
+                 seed: int = 0) -> np.ndarray:  # fmt: skip
+    """Every path's discounted payoff, shape ``(n_paths,)``: the numbers ``price_basket``
+    averages (the same paths for the same ``seed``). Finite differences with common random
+    numbers take their standard error from the spread of the per-path differences."""
+    market = check_market(market)
+    inputs = _as_tensors(market, "cpu", requires_grad=False)
+    with torch.no_grad():
+        x = inputs
+        table = local_vol_table(x["strikes"], x["vols"], x["maturities"], x["spots"], x["rf"],
+                                x["rd"], x["expiry"], n_steps)  # fmt: skip
+        chol = torch.linalg.cholesky((x["corr"] + x["corr"].T) / 2)
+        y = simulate_terminal(table, chol, x["expiry"] / n_steps, n_paths, seed)
+        forwards = x["spots"] * torch.exp((x["rd"] - x["rf"]) * x["expiry"])
+        basket = (forwards * torch.exp(y)) @ x["weights"]
+        payoffs = torch.exp(-x["rd"] * x["expiry"]) * torch.relu(basket - x["strike"])
+    return payoffs.numpy()
 
 
 def price_basket(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .splines import evaluate_spline, interval_polynomials, natural_spline, natural_spline_uniform
@@ -136,6 +137,33 @@ def dupire_local_variance(
     return torch.where(good, w_t / safe, torch.full_like(w, float("nan")))
 
 
+def local_volatility(market, pair: int, t: float, spots: object) -> np.ndarray:
+    """Dupire's local volatility of one pair at time ``t`` and the given spots, straight from
+    the interpolated quotes (no grid, no floor): what ``local_vol_table`` tabulates.
+
+    Args:
+        market: a ``helpers.localvol.Market``; pair: the pair's index.
+        t: time in years, positive; spots: spot levels, shape ``(n,)``.
+
+    Returns:
+        Local volatilities, shape ``(n,)``, NaN where the formula fails.
+    """
+
+    def field(name: str) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(getattr(market, name)), dtype=torch.float64)
+
+    rf, T = field("rf")[pair], field("maturities")
+    forwards = field("spots")[pair] * torch.exp((market.rd - rf) * T)
+    times = torch.tensor([float(t)], dtype=torch.float64)
+    forward_t = field("spots")[pair] * torch.exp((market.rd - rf) * times)
+    y = torch.log(torch.as_tensor(np.asarray(spots, dtype=np.float64)) / forward_t)
+    w, w_y, w_yy, w_t = implied_total_variance(field("strikes")[pair : pair + 1],
+                                               field("vols")[pair : pair + 1], T,
+                                               forwards[None], times, y[None, None])  # fmt: skip
+    variance = dupire_local_variance(w, w_y, w_yy, w_t, y[None, None])
+    return variance.sqrt()[0, 0].numpy()
+
+
 def local_vol_table(
     strikes: torch.Tensor, vols: torch.Tensor, maturities: torch.Tensor, spots: torch.Tensor,
     rf: torch.Tensor, rd: torch.Tensor, expiry: torch.Tensor, n_steps: int,
@@ -171,3 +199,15 @@ def local_vol_table(
     M = natural_spline_uniform(spacing[..., None], sigma)
     coefficients = interval_polynomials(spacing[..., None], sigma, M)
     return LocalVolTable(coefficients, -half_width, spacing, floored)
+
+
+def smile_curves(market, pair: int, points: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """The interpolated smile of every maturity of one pair on a fine strike grid spanning its
+    quotes (a little beyond, where it is flat): ``(strikes, implied vols)``, each of shape
+    ``(n_maturities, points)``."""
+    strikes = torch.as_tensor(np.asarray(market.strikes[pair]), dtype=torch.float64)
+    quoted = torch.as_tensor(np.asarray(market.vols[pair]) ** 2 * market.maturities[:, None])
+    span = strikes[:, -1:] - strikes[:, :1]
+    at = strikes[:, :1] - 0.1 * span + 1.2 * span * torch.linspace(0, 1, points)[None].double()
+    w, _, _ = evaluate_spline(strikes, quoted, natural_spline(strikes, quoted), at)
+    return at.numpy(), np.sqrt(w.numpy() / market.maturities[:, None])
