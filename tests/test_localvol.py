@@ -159,8 +159,8 @@ def test_bad_sizes_and_engines_are_refused(market):
 
 
 def test_checkpointing_keeps_a_fraction_of_the_tape(market):
-    kept = autograd_tape_bytes(market, 500, 120, block_steps=30)
-    full = autograd_tape_bytes(market, 500, 120, checkpointed=False)
+    kept = autograd_tape_bytes(market, 2_000, 120, block_steps=30)
+    full = autograd_tape_bytes(market, 2_000, 120, checkpointed=False)
     assert kept < full / 3
 
 
@@ -170,3 +170,13 @@ def test_torch_engine_on_cuda_matches_the_cpu(market):
     gpu = price_basket(market, n_paths=2_000, n_steps=60, engine="torch", device="cuda")
     assert gpu.price == pytest.approx(cpu.price, rel=1e-10)
     np.testing.assert_allclose(gpu.gradient.vols, cpu.gradient.vols, rtol=1e-8, atol=1e-14)
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    from helpers.localvol import basket, market, splines
+
+    for module in (basket, market, splines):
+        failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert tried > 0 and failures == 0, module.__name__

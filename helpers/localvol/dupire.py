@@ -3,11 +3,13 @@
 Three stages, all in torch so that autograd carries the price's gradient back to every quote:
 
 1. **Quotes to an implied surface.** Per pair and maturity, the implied total variance
-   ``w = sigma_imp^2 T`` is a natural cubic spline in strike through the 5 quotes, flat beyond
-   the end strikes. Between maturities ``w`` is linear in time at fixed log forward moneyness
-   ``y = log(K / F_T)``, which keeps it monotone in time wherever the quotes are (no calendar
-   arbitrage is created); before the first maturity it falls linearly to 0 at ``t = 0``, after
-   the last it grows in proportion to ``t``.
+   ``w = sigma_imp^2 T`` is a natural cubic spline in strike through the 5 quotes, extended
+   beyond the end strikes along its end slopes (so it keeps two continuous derivatives there,
+   and the local volatility stays continuous in spot; a flat extension would make it jump).
+   Between maturities ``w`` is linear in time at fixed log forward moneyness
+   ``y = log(K / F_T)``, which keeps it monotone in time wherever the quotes are (no
+   calendar arbitrage is created); before the first maturity it falls linearly to 0 at
+   ``t = 0``, after the last it grows in proportion to ``t``.
 2. **Dupire's formula** in Gatheral's form, on the total variance ``w(y, t)``:
    ``sigma_loc^2 = dw/dt / (1 - y/w dw/dy + 1/4 (-1/4 - 1/w + y^2/w^2) (dw/dy)^2
    + 1/2 d2w/dy2)``, evaluated at the middle of every Euler step on a uniform grid of
@@ -203,7 +205,7 @@ def local_vol_table(
 
 def smile_curves(market, pair: int, points: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """The interpolated smile of every maturity of one pair on a fine strike grid spanning its
-    quotes (a little beyond, where it is flat): ``(strikes, implied vols)``, each of shape
+    quotes and a little beyond: ``(strikes, implied vols)``, each of shape
     ``(n_maturities, points)``."""
     strikes = torch.as_tensor(np.asarray(market.strikes[pair]), dtype=torch.float64)
     quoted = torch.as_tensor(np.asarray(market.vols[pair]) ** 2 * market.maturities[:, None])
@@ -211,3 +213,21 @@ def smile_curves(market, pair: int, points: int = 100) -> tuple[np.ndarray, np.n
     at = strikes[:, :1] - 0.1 * span + 1.2 * span * torch.linspace(0, 1, points)[None].double()
     w, _, _ = evaluate_spline(strikes, quoted, natural_spline(strikes, quoted), at)
     return at.numpy(), np.sqrt(w.numpy() / market.maturities[:, None])
+
+
+def skew_ratio(market, pair: int, t: float, h: float = 0.01) -> float:
+    """At the money forward at time ``t``: the slope in ``y`` of the local volatility over the
+    slope of the implied volatility (interpolated at ``t``), by central differences of
+    half-width ``h`` in ``y``. The textbook rule for short-dated skews says about 2."""
+    T = torch.as_tensor(np.asarray(market.maturities), dtype=torch.float64)
+    rf = market.rf[pair]
+    forwards = torch.as_tensor(market.spots[pair] * np.exp((market.rd - rf) * market.maturities))
+    y = torch.tensor([[[-h, h]]], dtype=torch.float64)
+    w = implied_total_variance(torch.as_tensor(np.asarray(market.strikes[pair : pair + 1])),
+                               torch.as_tensor(np.asarray(market.vols[pair : pair + 1])), T,
+                               forwards[None], torch.tensor([float(t)], dtype=torch.float64),
+                               y)[0]  # fmt: skip
+    implied = np.sqrt(w[0, 0].numpy() / t)
+    forward_t = market.spots[pair] * np.exp((market.rd - rf) * t)
+    local = local_volatility(market, pair, t, forward_t * np.exp(np.array([-h, h])))
+    return float((local[1] - local[0]) / (implied[1] - implied[0]))

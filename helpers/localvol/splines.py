@@ -77,34 +77,43 @@ def _tridiagonal_inverse(n: int, dtype: torch.dtype, device: torch.device) -> to
 
 
 def evaluate_spline(
-    x: torch.Tensor, y: torch.Tensor, M: torch.Tensor, at: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The spline's value and first two derivatives at ``at``, flat beyond the end knots.
+    x: torch.Tensor, y: torch.Tensor, M: torch.Tensor, at: torch.Tensor,
+    extrapolation: str = "linear",
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """The spline's value and first two derivatives at ``at``.
 
-    Beyond ``x[0]`` and ``x[-1]`` the curve is extended by its end values, its derivatives
-    there zero (QuantLib's ``BlackVarianceSurface`` extrapolates implied variance the same way).
+    Beyond ``x[0]`` and ``x[-1]`` the curve is extended ``"linear"``-ly along its end
+    slopes: a natural spline's second derivative is zero at its ends, so the extended curve
+    keeps two continuous derivatives, and so does anything Dupire's formula computes from it.
+    ``"flat"`` extends it by its end values instead (QuantLib's ``BlackVarianceSurface`` does
+    that with implied variance), which leaves a kink at each end.
 
     Args:
         x, y, M: knots, values and ``natural_spline(x, y)``, shape ``(..., q)``.
         at: where to evaluate, shape ``(..., n)``.
+        extrapolation: ``"linear"`` or ``"flat"``.
 
     Returns:
         ``(value, first, second)``, each of shape ``(..., n)``.
     """
+    if extrapolation not in ("linear", "flat"):
+        raise ValueError(f"extrapolation must be 'linear' or 'flat', got {extrapolation!r}")
     x = x.expand_as(y)
     inside = (at >= x[..., :1]) & (at <= x[..., -1:])
-    at = torch.minimum(torch.maximum(at, x[..., :1]), x[..., -1:])
-    i = torch.searchsorted(x.detach().contiguous(), at.detach().contiguous(), right=True) - 1
-    i = i.clamp(0, y.shape[-1] - 2)
+    clamped = torch.minimum(torch.maximum(at, x[..., :1]), x[..., -1:])
+    i = torch.searchsorted(x.detach().contiguous(), clamped.detach().contiguous(), right=True)
+    i = (i - 1).clamp(0, y.shape[-1] - 2)
     x0, x1 = x.gather(-1, i), x.gather(-1, i + 1)
     y0, y1 = y.gather(-1, i), y.gather(-1, i + 1)
     M0, M1 = M.gather(-1, i), M.gather(-1, i + 1)
     h = x1 - x0
-    a, b = (x1 - at) / h, (at - x0) / h
+    a, b = (x1 - clamped) / h, (clamped - x0) / h
     value = a * y0 + b * y1 + ((a**3 - a) * M0 + (b**3 - b) * M1) * h**2 / 6.0
     first = (y1 - y0) / h - (3 * a**2 - 1) * h * M0 / 6.0 + (3 * b**2 - 1) * h * M1 / 6.0
     second = a * M0 + b * M1
-    return value, first * inside, second * inside
+    if extrapolation == "flat":
+        return value, first * inside, second * inside
+    return value + first * (at - clamped), first, second * inside
 
 
 def interval_polynomials(h: torch.Tensor, y: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
