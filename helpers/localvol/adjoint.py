@@ -30,8 +30,17 @@ from numba import njit, prange
 from ..mc.numba_backend import LANES, draw_normals
 from ..mc.philox import split_seed
 
-CHUNKS = 16
-"""Chunks of paths, each with its own accumulators (the parallel loop runs over them)."""
+CHUNKS = 8
+"""Chunks of paths, each with its own accumulators (the parallel loop runs over them): a
+fixed number, so that the sums do not depend on the number of threads."""
+
+GROUPS = 8
+"""Blocks of ``LANES`` paths swept together: the reverse sweep runs through every step's
+coefficient adjoints once per ``GROUPS * LANES`` paths, not once per ``LANES``, which divides
+the memory traffic of those accumulators by ``GROUPS``."""
+
+WIDTH = GROUPS * LANES
+"""Paths swept side by side."""
 
 
 @njit(parallel=True)
@@ -66,7 +75,7 @@ def _sweep(coef, start, spacing, chol, dt, forwards, weights, strike, discount, 
            n_paths, gradient):  # fmt: skip
     n_steps, m, n_intervals, _ = coef.shape
     last = n_intervals - 1.0
-    n_blocks = (n_paths + LANES - 1) // LANES
+    n_blocks = (n_paths + WIDTH - 1) // WIDTH
     n_chunks = min(CHUNKS, n_blocks)
     sums = np.zeros((n_chunks, 2))
     coef_bar = np.zeros((n_chunks,) + coef.shape) if gradient else np.zeros((1, 1, 1, 1, 1))
@@ -74,36 +83,39 @@ def _sweep(coef, start, spacing, chol, dt, forwards, weights, strike, discount, 
     small = np.zeros((n_chunks, 2 * m + 3))  # forwards, weights, strike, discount, dt
     sqrt_dt = math.sqrt(dt)
     for c in prange(n_chunks):
-        z = np.empty((m, 4, LANES), dtype=np.float32)
-        y = np.empty((m, LANES))
-        tape_z = np.empty((n_steps, m, LANES), dtype=np.float32)
-        tape_w = np.empty((n_steps, m, LANES))
-        tape_sigma = np.empty((n_steps, m, LANES))
-        tape_slope = np.empty((n_steps, m, LANES))
-        tape_fraction = np.empty((n_steps, m, LANES))
-        tape_interval = np.empty((n_steps, m, LANES), dtype=np.int64)
-        excess = np.empty(LANES)
-        w_now = np.empty(LANES)
-        sigma_bar = np.empty(LANES)
-        w_bar = np.empty(LANES)
+        z = np.empty((m, 4, WIDTH), dtype=np.float32)
+        y = np.empty((m, WIDTH))
+        tape_z = np.empty((n_steps, m, WIDTH), dtype=np.float32)
+        tape_sigma = np.empty((n_steps, m, WIDTH))
+        tape_slope = np.empty((n_steps, m, WIDTH))
+        tape_position = np.empty((n_steps, m, WIDTH))
+        excess = np.empty(WIDTH)
+        w_now = np.empty(WIDTH)
+        sigma_bar = np.empty(WIDTH)
+        w_bar = np.empty(WIDTH)
+        dt_lanes = np.zeros(WIDTH)
+        chol_lanes = np.zeros((m, m, WIDTH))
         for b in range(c * n_blocks // n_chunks, (c + 1) * n_blocks // n_chunks):
-            first = b * LANES
-            n_live = min(LANES, n_paths - first)
+            first = b * WIDTH
+            n_live = min(WIDTH, n_paths - first)
             y[:] = 0.0
             for n in range(n_steps):
                 step = n % 4
                 if step == 0:
                     for i in range(m):
-                        draw_normals(z[i], n // 4, np.uint64(first), np.uint64(i), key0, key1)
+                        for g in range(GROUPS):  # Chapter 1's blocks of LANES paths
+                            draw_normals(z[i, :, g * LANES : (g + 1) * LANES], n // 4,
+                                         np.uint64(first + g * LANES), np.uint64(i), key0,
+                                         key1)  # fmt: skip
                 for i in range(m):
                     st, sp = start[n, i], spacing[n, i]
-                    w = tape_w[n, i] if gradient else w_now
-                    for lane in range(LANES):
+                    w = w_now
+                    for lane in range(WIDTH):
                         w[lane] = 0.0
                     for j in range(i + 1):
-                        for lane in range(LANES):
+                        for lane in range(WIDTH):
                             w[lane] += chol[i, j] * z[j, step, lane]
-                    for lane in range(LANES):
+                    for lane in range(WIDTH):
                         u = (y[i, lane] - st) / sp
                         k = min(max(math.floor(u), 0.0), last)
                         f = u - k
@@ -117,10 +129,9 @@ def _sweep(coef, start, spacing, chol, dt, forwards, weights, strike, discount, 
                         if gradient:
                             tape_sigma[n, i, lane] = sigma
                             tape_slope[n, i, lane] = inside * (c1 + f * (2.0 * c2 + 3.0 * f * c3))
-                            tape_fraction[n, i, lane] = f
-                            tape_interval[n, i, lane] = ki
+                            tape_position[n, i, lane] = k + f  # interval and place in it
                     if gradient:
-                        for lane in range(LANES):
+                        for lane in range(WIDTH):
                             tape_z[n, i, lane] = z[i, step, lane]
             for lane in range(n_live):
                 basket = 0.0
@@ -132,7 +143,7 @@ def _sweep(coef, start, spacing, chol, dt, forwards, weights, strike, discount, 
                 sums[c, 1] += payoff * payoff
             if not gradient:
                 continue
-            for lane in range(LANES):  # payoff = discount (sum_i a_i F_i exp(y_i) - K)
+            for lane in range(WIDTH):  # payoff = discount (sum_i a_i F_i exp(y_i) - K)
                 itm = lane < n_live and excess[lane] > 0.0
                 for i in range(m):
                     growth = math.exp(y[i, lane]) if itm else 0.0
@@ -142,31 +153,38 @@ def _sweep(coef, start, spacing, chol, dt, forwards, weights, strike, discount, 
                 if itm:
                     small[c, 2 * m] -= discount
                     small[c, 2 * m + 1] += excess[lane]
-            dt_bar = 0.0
             for n in range(n_steps - 1, -1, -1):
                 for i in range(m):
                     sp = spacing[n, i]
-                    for lane in range(LANES):
+                    for lane in range(WIDTH):  # the correlated normal, again: cheaper than a tape
+                        w_now[lane] = 0.0
+                    for j in range(i + 1):
+                        for lane in range(WIDTH):
+                            w_now[lane] += chol[i, j] * tape_z[n, j, lane]
+                    for lane in range(WIDTH):
                         y_bar = y[i, lane]
                         sigma = tape_sigma[n, i, lane]
-                        w = tape_w[n, i, lane]
+                        w = w_now[lane]
                         sigma_bar[lane] = y_bar * (sqrt_dt * w - sigma * dt)
-                        dt_bar += y_bar * sigma * (0.5 * w / sqrt_dt - 0.5 * sigma)
+                        dt_lanes[lane] += y_bar * sigma * (0.5 * w / sqrt_dt - 0.5 * sigma)
                         w_bar[lane] = y_bar * sigma * sqrt_dt
                         y[i, lane] = y_bar + sigma_bar[lane] * tape_slope[n, i, lane] / sp
-                    for j in range(i + 1):
-                        total = 0.0
-                        for lane in range(LANES):
-                            total += w_bar[lane] * tape_z[n, j, lane]
-                        chol_bar[c, i, j] += total
-                    for lane in range(LANES):  # the shared coefficients: a scatter
-                        f = tape_fraction[n, i, lane]
-                        ki = tape_interval[n, i, lane]
+                    for j in range(i + 1):  # per lane, not a reduction: it vectorises
+                        for lane in range(WIDTH):
+                            chol_lanes[i, j, lane] += w_bar[lane] * tape_z[n, j, lane]
+                    for lane in range(WIDTH):  # the shared coefficients: a scatter
+                        position = tape_position[n, i, lane]
+                        ki = min(int(position), n_intervals - 1)
+                        f = position - ki
                         coef_bar[c, n, i, ki, 0] += sigma_bar[lane]
                         coef_bar[c, n, i, ki, 1] += sigma_bar[lane] * f
                         coef_bar[c, n, i, ki, 2] += sigma_bar[lane] * f * f
                         coef_bar[c, n, i, ki, 3] += sigma_bar[lane] * f * f * f
-            small[c, 2 * m + 2] += dt_bar
+        for lane in range(WIDTH):  # the chunk's lanes, added in a fixed order
+            small[c, 2 * m + 2] += dt_lanes[lane]
+            for i in range(m):
+                for j in range(i + 1):
+                    chol_bar[c, i, j] += chol_lanes[i, j, lane]
     return sums, coef_bar, chol_bar, small
 
 

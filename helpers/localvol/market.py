@@ -29,6 +29,7 @@ References:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import warnings
@@ -167,6 +168,21 @@ def check_market(market: Market) -> Market:
         raise ValueError("market.corr must be positive definite (repair it with "
                          "statsmodels.stats.correlation_tools.corr_nearest)")  # fmt: skip
     return Market(**fields)
+
+
+def select_pairs(market: Market, pairs: list[int]) -> Market:
+    """The market of the listed pairs only (their rows of every array, their block of the
+    correlation matrix); the strike, rates and expiry are unchanged.
+
+    Example:
+        >>> select_pairs(load_market(), [0, 9]).corr.shape
+        (2, 2)
+    """
+    rows = np.asarray(pairs, dtype=np.int64)
+    fields = {name: np.asarray(getattr(market, name))[rows]
+              for name in ("spots", "rf", "strikes", "vols", "weights")}  # fmt: skip
+    corr = np.asarray(market.corr)[np.ix_(rows, rows)]
+    return dataclasses.replace(market, corr=corr, **fields)
 
 
 def load_market(path: str | Path | None = None) -> Market:
