@@ -1,19 +1,19 @@
 """A hand-written adjoint of the basket's Monte Carlo stage (Numba), as NAG wrote theirs.
 
 The Euler steps dominate the gradient's cost when torch records them (a tape of every step of
-every path, or a recomputation of every block under checkpointing). Here each path is swept
-forward, keeping its own short tape (per step and pair: the correlated normal, the local
-volatility, the spline interval and the position in it), then in reverse, accumulating the
-adjoints of the local-volatility table's coefficients, of the Cholesky factor and of the step.
-Every chunk of paths owns its accumulators (the spline coefficients are shared by all paths:
-the race NAG's slides describe, and their fix), added in a fixed order at the end, so the
-result does not depend on the number of threads.
+every path, or a recomputation of every block under checkpointing). Here the paths are swept
+``WIDTH`` at a time, side by side: forward, keeping a short tape (per step, pair and path: the
+normal, the local volatility, its slope in ``y`` and the position in the spline, 28 bytes),
+then in reverse, recomputing the correlated normals from the tape's normals and accumulating
+the adjoints of the local-volatility table's coefficients, of the Cholesky factor and of the
+step. Every chunk of paths owns its accumulators (the spline coefficients are shared by all
+paths: the race NAG's slides describe, and their fix), added in a fixed order at the end, so
+the result does not depend on the number of threads.
 
-The paths run ``LANES`` at a time, side by side, as in Chapter 1's kernel, and their normals
-come from the same Philox counters, with the pair's index where Chapter 1 has the option's
-(``step_normals``): the torch
-version of the same simulation (``helpers.localvol.basket`` with ``engine="torch"``) draws
-the very same numbers, so the two agree path by path.
+The normals come from the Philox counters of Chapter 1's kernel, in its blocks of ``LANES``
+paths, with the pair's index where Chapter 1 has the option's (``step_normals``): the torch
+version of the same simulation (``helpers.localvol.basket`` with ``engine="torch"``) draws the
+very same numbers, so the two agree path by path.
 
 ``MonteCarloStage`` wraps the kernel as a ``torch.autograd.Function``: torch differentiates the
 quotes-to-table chain, this kernel the simulation, and one ``backward`` joins them.
