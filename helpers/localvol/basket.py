@@ -106,6 +106,26 @@ ENGINES = ("adjoint", "torch")
 CPU) or torch autograd with checkpointing (any device)."""
 
 
+def _stages(inputs: dict[str, torch.Tensor], n_steps: int):
+    """What every engine needs from the market: the local-volatility table, the Cholesky factor,
+    the step, the forwards at expiry and the discount factor."""
+    x = inputs
+    table = local_vol_table(x["strikes"], x["vols"], x["maturities"], x["spots"], x["rf"],
+                            x["rd"], x["expiry"], n_steps)  # fmt: skip
+    chol = torch.linalg.cholesky((x["corr"] + x["corr"].T) / 2)
+    forwards = x["spots"] * torch.exp((x["rd"] - x["rf"]) * x["expiry"])
+    discount = torch.exp(-x["rd"] * x["expiry"])
+    return table, chol, x["expiry"] / n_steps, forwards, discount
+
+
+def _torch_payoffs(inputs, n_paths, n_steps, seed, block_steps=BLOCK_STEPS, checkpointed=True):
+    """Every path's discounted payoff by the torch engine, and the table used."""
+    table, chol, dt, forwards, discount = _stages(inputs, n_steps)
+    y = simulate_terminal(table, chol, dt, n_paths, seed, block_steps, checkpointed)
+    basket = (forwards * torch.exp(y)) @ inputs["weights"]
+    return discount * torch.relu(basket - inputs["strike"]), table
+
+
 def price_and_square_sum(
     inputs: dict[str, torch.Tensor], n_paths: int, n_steps: int, seed: int,
     engine: str = "adjoint", block_steps: int = BLOCK_STEPS, checkpointed: bool = True,
@@ -113,23 +133,14 @@ def price_and_square_sum(
     """The Monte Carlo price (a scalar tensor that autograd can differentiate) and the sum of
     the squared discounted payoffs, from the market's fields as tensors (``Market``'s names);
     and the local-volatility table used."""
-    x = inputs
-    table = local_vol_table(x["strikes"], x["vols"], x["maturities"], x["spots"], x["rf"],
-                            x["rd"], x["expiry"], n_steps)  # fmt: skip
-    corr = (x["corr"] + x["corr"].T) / 2
-    chol = torch.linalg.cholesky(corr)
-    dt = x["expiry"] / n_steps
-    forwards = x["spots"] * torch.exp((x["rd"] - x["rf"]) * x["expiry"])
-    discount = torch.exp(-x["rd"] * x["expiry"])
     if engine == "adjoint":
+        table, chol, dt, forwards, discount = _stages(inputs, n_steps)
         price, square_sum = MonteCarloStage.apply(table.coefficients, table.start,
                                                   table.spacing, chol, dt, forwards,
-                                                  x["weights"], x["strike"], discount, seed,
-                                                  n_paths)  # fmt: skip
+                                                  inputs["weights"], inputs["strike"],
+                                                  discount, seed, n_paths)  # fmt: skip
         return price, square_sum, table
-    y = simulate_terminal(table, chol, dt, n_paths, seed, block_steps, checkpointed)
-    basket = (forwards * torch.exp(y)) @ x["weights"]
-    payoffs = discount * torch.relu(basket - x["strike"])
+    payoffs, table = _torch_payoffs(inputs, n_paths, n_steps, seed, block_steps, checkpointed)
     return payoffs.mean(), payoffs.detach().pow(2).sum(), table
 
 
@@ -159,17 +170,9 @@ def path_payoffs(market: Market, n_paths: int = 10_000, n_steps: int = 360,
     """Every path's discounted payoff, shape ``(n_paths,)``: the numbers ``price_basket``
     averages (the same paths for the same ``seed``). Finite differences with common random
     numbers take their standard error from the spread of the per-path differences."""
-    market = check_market(market)
-    inputs = _as_tensors(market, "cpu", requires_grad=False)
+    inputs = _as_tensors(check_market(market), "cpu", requires_grad=False)
     with torch.no_grad():
-        x = inputs
-        table = local_vol_table(x["strikes"], x["vols"], x["maturities"], x["spots"], x["rf"],
-                                x["rd"], x["expiry"], n_steps)  # fmt: skip
-        chol = torch.linalg.cholesky((x["corr"] + x["corr"].T) / 2)
-        y = simulate_terminal(table, chol, x["expiry"] / n_steps, n_paths, seed)
-        forwards = x["spots"] * torch.exp((x["rd"] - x["rf"]) * x["expiry"])
-        basket = (forwards * torch.exp(y)) @ x["weights"]
-        payoffs = torch.exp(-x["rd"] * x["expiry"]) * torch.relu(basket - x["strike"])
+        payoffs, _ = _torch_payoffs(inputs, n_paths, n_steps, seed)
     return payoffs.numpy()
 
 

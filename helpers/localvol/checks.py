@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .basket import path_payoffs, price_basket
-from .dupire import implied_total_variance, local_volatility
+from .dupire import forward_at, implied_total_variance, local_volatility, pair_quotes
 from .market import Market
 
 FD_BUMPS: tuple[tuple[str, tuple, float], ...] = (
@@ -84,15 +84,11 @@ def quantlib_local_vol_check(market: Market, pair: int, points: int = 5) -> list
 
     times = np.arange(1, 366) / 365.0
     strikes = np.linspace(market.strikes[pair].min(), market.strikes[pair].max(), 200)
-    rf = market.rf[pair]
-    T = torch.as_tensor(market.maturities)
-    forwards = torch.as_tensor(market.spots[pair] * np.exp((market.rd - rf) * market.maturities))
-    forward_t = market.spots[pair] * np.exp((market.rd - rf) * times)
-    y = torch.as_tensor(np.log(strikes[None, :] / forward_t[:, None]))[:, None, :]
-    w = implied_total_variance(torch.as_tensor(market.strikes[pair : pair + 1]),
-                               torch.as_tensor(market.vols[pair : pair + 1]), T,
-                               forwards[None], torch.as_tensor(times), y)[0]  # fmt: skip
+    y = np.log(strikes[None, :] / forward_at(market, pair, times)[:, None])
+    w = implied_total_variance(**pair_quotes(market, pair), t=torch.as_tensor(times),
+                               y=torch.as_tensor(y)[:, None, :])[0]  # fmt: skip
     implied = np.sqrt(w[:, 0].numpy() / times[:, None])
+    rf = market.rf[pair]
     quantlib = local_vol_surface(times, strikes, implied, market.spots[pair], market.rd, rf)
     rows = []
     for j in range(1, len(market.maturities) - 1):

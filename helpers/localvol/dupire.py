@@ -139,6 +139,25 @@ def dupire_local_variance(
     return torch.where(good, w_t / safe, torch.full_like(w, float("nan")))
 
 
+def pair_quotes(market, pair: int) -> dict[str, torch.Tensor]:
+    """One pair's quotes as float64 tensors in the shapes ``implied_total_variance`` takes:
+    ``strikes`` and ``vols`` ``(1, n_maturities, q)``, ``maturities`` ``(n_maturities,)``,
+    ``forwards`` ``(1, n_maturities)``."""
+
+    def field(name: str) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(getattr(market, name)), dtype=torch.float64)
+
+    maturities = field("maturities")
+    forwards = field("spots")[pair] * torch.exp((market.rd - field("rf")[pair]) * maturities)
+    return {"strikes": field("strikes")[pair : pair + 1], "vols": field("vols")[pair : pair + 1],
+            "maturities": maturities, "forwards": forwards[None]}  # fmt: skip
+
+
+def forward_at(market, pair: int, t: object) -> np.ndarray:
+    """The pair's forward at times ``t`` (years), the same shape as ``t``."""
+    return market.spots[pair] * np.exp((market.rd - market.rf[pair]) * np.asarray(t))
+
+
 def local_volatility(market, pair: int, t: float, spots: object) -> np.ndarray:
     """Dupire's local volatility of one pair at time ``t`` and the given spots, straight from
     the interpolated quotes (no grid, no floor): what ``local_vol_table`` tabulates.
@@ -150,18 +169,10 @@ def local_volatility(market, pair: int, t: float, spots: object) -> np.ndarray:
     Returns:
         Local volatilities, shape ``(n,)``, NaN where the formula fails.
     """
-
-    def field(name: str) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(getattr(market, name)), dtype=torch.float64)
-
-    rf, T = field("rf")[pair], field("maturities")
-    forwards = field("spots")[pair] * torch.exp((market.rd - rf) * T)
     times = torch.tensor([float(t)], dtype=torch.float64)
-    forward_t = field("spots")[pair] * torch.exp((market.rd - rf) * times)
-    y = torch.log(torch.as_tensor(np.asarray(spots, dtype=np.float64)) / forward_t)
-    w, w_y, w_yy, w_t = implied_total_variance(field("strikes")[pair : pair + 1],
-                                               field("vols")[pair : pair + 1], T,
-                                               forwards[None], times, y[None, None])  # fmt: skip
+    y = torch.as_tensor(np.log(np.asarray(spots, dtype=np.float64) / forward_at(market, pair, t)))
+    w, w_y, w_yy, w_t = implied_total_variance(**pair_quotes(market, pair), t=times,
+                                               y=y[None, None])  # fmt: skip
     variance = dupire_local_variance(w, w_y, w_yy, w_t, y[None, None])
     return variance.sqrt()[0, 0].numpy()
 
@@ -219,15 +230,9 @@ def skew_ratio(market, pair: int, t: float, h: float = 0.01) -> float:
     """At the money forward at time ``t``: the slope in ``y`` of the local volatility over the
     slope of the implied volatility (interpolated at ``t``), by central differences of
     half-width ``h`` in ``y``. The textbook rule for short-dated skews says about 2."""
-    T = torch.as_tensor(np.asarray(market.maturities), dtype=torch.float64)
-    rf = market.rf[pair]
-    forwards = torch.as_tensor(market.spots[pair] * np.exp((market.rd - rf) * market.maturities))
     y = torch.tensor([[[-h, h]]], dtype=torch.float64)
-    w = implied_total_variance(torch.as_tensor(np.asarray(market.strikes[pair : pair + 1])),
-                               torch.as_tensor(np.asarray(market.vols[pair : pair + 1])), T,
-                               forwards[None], torch.tensor([float(t)], dtype=torch.float64),
-                               y)[0]  # fmt: skip
+    times = torch.tensor([float(t)], dtype=torch.float64)
+    w = implied_total_variance(**pair_quotes(market, pair), t=times, y=y)[0]
     implied = np.sqrt(w[0, 0].numpy() / t)
-    forward_t = market.spots[pair] * np.exp((market.rd - rf) * t)
-    local = local_volatility(market, pair, t, forward_t * np.exp(np.array([-h, h])))
+    local = local_volatility(market, pair, t, forward_at(market, pair, t) * np.exp([-h, h]))
     return float((local[1] - local[0]) / (implied[1] - implied[0]))
