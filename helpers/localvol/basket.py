@@ -6,13 +6,15 @@ pair's local volatility (``helpers.localvol.dupire``) and ``dW = L dZ`` correlat
 Cholesky factor ``L`` of the correlation matrix; ``S_i(T) = F_i(T) exp(y_i(T))``, so the drift
 ``r_d - r_f`` is in the forwards. The payoff is ``exp(-r_d T) max(sum_i a_i S_i(T) - K, 0)``.
 
-The gradient is one forward and one reverse sweep of torch autograd through the whole chain:
-quotes to splines, splines to Dupire, Dupire to the per-step splines, the Euler steps, the
-payoff. The Euler steps are checkpointed in blocks of ``BLOCK_STEPS``
-(``torch.utils.checkpoint``): the backward pass keeps only each block's starting state and
-recomputes the block, so the tape grows with the number of blocks, not of steps. Each block
-draws its normals from its own generator, seeded by ``(seed, block)``, so the recomputation
-sees the same numbers (the counter-based idea of Chapter 1, at block granularity).
+The gradient is one forward and one reverse sweep through the whole chain: quotes to splines,
+splines to Dupire, Dupire to the per-step splines, the Euler steps, the payoff. Torch autograd
+differentiates the chain; for the Euler steps there are two engines. ``"adjoint"`` is the
+hand-written adjoint of ``helpers.localvol.adjoint``, joined to autograd as one operation.
+``"torch"`` lets autograd record the steps too, checkpointed in blocks of ``BLOCK_STEPS``
+(``torch.utils.checkpoint``): the reverse sweep keeps only each block's starting state and
+recomputes the block, so the tape grows with the number of blocks, not of steps. Both draw
+the normals from the same Philox counters (``adjoint.step_normals``), so a recomputed block
+sees the same numbers and the two engines simulate the same paths.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ class BasketResult:
             entries of the symmetric matrix moving together); the diagonal is zero.
         n_paths, n_steps: the simulation's size.
         floored: grid points where the local variance was floored.
-        seconds: wall time of the forward sweep and, with the gradient, of the reverse one.
+        seconds: wall time of the forward sweep and, with the gradient, of the reverse one
+            (with ``engine="adjoint"`` the simulation's own reverse sweep runs inside the
+            forward one, which keeps its adjoints for the reverse).
     """
 
     price: float
