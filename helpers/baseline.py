@@ -133,7 +133,8 @@ class ResidualPricer(nn.Module):
         torch.Size([1])
 
     Args:
-        hidden, layers, activation: the correcting network's (``HomogeneousPricer``'s).
+        hidden, layers, activation, extra_inputs: the correcting network's
+            (``HomogeneousPricer``'s).
         T: maturity in years; n_steps: Euler steps of the labels' Monte Carlo.
 
     Shape:
@@ -144,12 +145,14 @@ class ResidualPricer(nn.Module):
     """
 
     def __init__(self, hidden: int = 256, layers: int = 4, activation: str = "elu",
-                 T: float = MATURITY, n_steps: int = N_STEPS) -> None:  # fmt: skip
+                 T: float = MATURITY, n_steps: int = N_STEPS,
+                 extra_inputs: tuple[str, ...] | list[str] = ()) -> None:  # fmt: skip
         super().__init__()
         from .differential import HomogeneousPricer
 
         self.T, self.n_steps = T, n_steps
-        self.residual = HomogeneousPricer(hidden=hidden, layers=layers, activation=activation)
+        self.residual = HomogeneousPricer(hidden=hidden, layers=layers, activation=activation,
+                                          extra_inputs=extra_inputs)  # fmt: skip
         last = self.residual.body[-1]
         nn.init.zeros_(last.weight)  # an untrained pricer is the closed form itself
         nn.init.zeros_(last.bias)

@@ -217,6 +217,7 @@ def load_labelled(data: Path, split: str, greeks: bool) -> LabelledOptions:
 def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
                 lr: tuple[float, float], *, kind: str = "plain", layers: int = 5,
                 activation: str = "elu", weight: float = 0.0,
+                extra_inputs: tuple[str, ...] = (), seed: int = 0,
                 test: Path | None = None) -> Path:  # fmt: skip
     """Trains a pricer on ``data`` (a ``helpers.datagen`` folder) with
     ``helpers.differential.fit_pricer`` and writes ``pricer.pt`` and ``pricer.json``.
@@ -233,11 +234,16 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
     from .datagen import sha256
     from .differential import fit_pricer, make_pricer
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)  # the initial weights; fit_pricer's seed shuffles the batches
     architecture = {"kind": kind, "hidden": hidden, "layers": layers, "activation": activation}
     command = (f"python -m helpers.pretrain model --data {data} --out {out} --epochs {epochs}"
                f" --kind {kind} --hidden {hidden} --layers {layers} --activation {activation}"
                f" --weight {weight} --batch {batch} --lr {lr[0]} {lr[1]}")  # fmt: skip
+    if extra_inputs:
+        architecture["extra_inputs"] = list(extra_inputs)
+        command += " --extra-inputs " + " ".join(extra_inputs)
+    if seed:
+        command += f" --seed {seed}"
     train = load_labelled(data, "train", greeks=weight > 0)
     validation = load_labelled(data, "validation", greeks=False)
     model = make_pricer(**architecture)
@@ -245,7 +251,8 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
     recipe_hash = hashlib.sha256(recipe.encode()).hexdigest()[:12]
     out.mkdir(parents=True, exist_ok=True)
     history = fit_pricer(model, train, weight=weight, epochs=epochs, batch=batch, lr=lr,
-                         validation=validation, checkpoints=data / f"checkpoints-{recipe_hash}",
+                         seed=seed, validation=validation,
+                         checkpoints=data / f"checkpoints-{recipe_hash}",
                          log=lambda line: print(line, flush=True))  # fmt: skip
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     tmp = out / "pricer.pt.tmp"
@@ -307,6 +314,16 @@ def main(argv: list[str] | None = None) -> None:
         default=0.0,
         help="weight of the derivative labels' loss (0: prices only)",
     )
+    model.add_argument(
+        "--extra-inputs",
+        nargs="+",
+        default=(),
+        help="extra inputs of a homogeneous or residual pricer's network"
+        " (helpers.differential.EXTRA_INPUTS)",
+    )
+    model.add_argument(
+        "--seed", type=int, default=0, help="seeds the initial weights and the shuffling"
+    )
     check = sub.add_parser("evaluate", help="record the shipped model's accuracy in pricer.json")
     check.add_argument("--out", type=Path, default=Path("data"))
     check.add_argument(
@@ -321,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         print(train_model(args.data, args.out, args.epochs, args.hidden, args.batch,
                           tuple(args.lr), kind=args.kind, layers=args.layers,
                           activation=args.activation, weight=args.weight,
+                          extra_inputs=tuple(args.extra_inputs), seed=args.seed,
                           test=args.test))  # fmt: skip
 
 

@@ -63,9 +63,10 @@ def test_an_untrained_residual_pricer_is_the_closed_form_and_homogeneous():
     torch.testing.assert_close(pricer(scaled), 2.5 * pricer(x), rtol=1e-10, atol=1e-10)
 
 
-def test_residual_pricer_greeks_by_autograd_match_finite_differences():
+@pytest.mark.parametrize("extra", [(), ("barrier_distance", "strike_distance", "knock_out_chance")])
+def test_residual_pricer_greeks_by_autograd_match_finite_differences(extra):
     torch.manual_seed(2)
-    pricer = ResidualPricer(hidden=16, layers=2).double()
+    pricer = ResidualPricer(hidden=16, layers=2, extra_inputs=extra).double()
     torch.nn.init.normal_(pricer.residual.body[-1].weight, std=0.1)
     x = torch.tensor([[110.0, 100.0, 120.0, 0.35, 0.1, 0.05]], dtype=torch.float64,
                      requires_grad=True)  # fmt: skip

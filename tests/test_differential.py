@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.differential import HomogeneousPricer, differential_loss, label_scales
+from helpers.differential import (
+    EXTRA_INPUTS,
+    HomogeneousPricer,
+    differential_loss,
+    extra_input_columns,
+    label_scales,
+)
 from helpers.domain import sample_options
+
+ALL_EXTRA = tuple(EXTRA_INPUTS)
 
 
 @pytest.fixture
@@ -26,18 +34,21 @@ def teacher_labels(options: torch.Tensor, seed: int) -> tuple[torch.Tensor, torc
     return price.detach(), greeks.detach()
 
 
-def test_homogeneous_pricer_scales_with_strike_barrier_and_spot(options):
+@pytest.mark.parametrize("extra", [(), ALL_EXTRA])
+def test_homogeneous_pricer_scales_with_strike_barrier_and_spot(options, extra):
     torch.manual_seed(0)
-    pricer = HomogeneousPricer(hidden=32, layers=2).double()
+    pricer = HomogeneousPricer(hidden=32, layers=2, extra_inputs=extra).double()
     for factor in (0.5, 3.0):
         scaled = options.clone()
         scaled[:, :3] *= factor
         torch.testing.assert_close(pricer(scaled), factor * pricer(options), rtol=1e-12, atol=0)
 
 
-def test_homogeneous_pricer_greeks_by_autograd_match_finite_differences(options):
+@pytest.mark.parametrize("extra", [(), ALL_EXTRA])
+def test_homogeneous_pricer_greeks_by_autograd_match_finite_differences(options, extra):
     torch.manual_seed(1)
-    pricer = HomogeneousPricer(hidden=32, layers=2, activation="elu").double()
+    pricer = HomogeneousPricer(hidden=32, layers=2, activation="elu", extra_inputs=extra)
+    pricer = pricer.double()
     x = options[:8].clone().requires_grad_(True)
     (gradient,) = torch.autograd.grad(pricer(x).sum(), x)
     h = 1e-6
@@ -48,12 +59,42 @@ def test_homogeneous_pricer_greeks_by_autograd_match_finite_differences(options)
         torch.testing.assert_close(gradient[:, j], central, rtol=1e-6, atol=1e-7)
 
 
-def test_zero_price_level_gives_a_zero_price_and_finite_gradient():
-    pricer = HomogeneousPricer(hidden=8, layers=1).double()
+@pytest.mark.parametrize("extra", [(), ALL_EXTRA])
+def test_zero_price_level_gives_a_zero_price_and_finite_gradient(extra):
+    pricer = HomogeneousPricer(hidden=8, layers=1, extra_inputs=extra).double()
     x = torch.tensor([[0.0, 0.0, 0.0, 0.2, 0.1, 0.05]], dtype=torch.float64, requires_grad=True)
     price = pricer(x)
     (gradient,) = torch.autograd.grad(price.sum(), x)
     assert price.item() == 0.0 and torch.isfinite(gradient).all()
+
+
+def test_extra_inputs_are_bounded_and_finite_at_the_domains_corners():
+    # zero barrier, zero spot, zero volatility, all three, and the article's example
+    x = torch.tensor(
+        [
+            [110.0, 0.0, 120.0, 0.35, 0.1, 0.05],
+            [110.0, 100.0, 0.0, 0.35, 0.1, 0.05],
+            [110.0, 100.0, 120.0, 0.0, 0.1, 0.05],
+            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            [110.0, 100.0, 120.0, 0.35, 0.1, 0.05],
+        ],
+        dtype=torch.float64,
+        requires_grad=True,
+    )
+    columns = extra_input_columns(x, ALL_EXTRA)
+    (gradient,) = torch.autograd.grad(columns.sum(), x)
+    assert torch.isfinite(columns).all() and torch.isfinite(gradient).all()
+    barrier, strike, knock_out = columns.detach().T
+    assert barrier.abs().max() <= 1 and strike.abs().max() <= 1
+    assert knock_out.min() >= 0 and knock_out.max() <= 1
+    assert barrier[0] > 1 - 1e-12 and knock_out[0] < 1e-12  # no barrier: never knocked out
+    assert barrier[1] < -1 + 1e-12 and knock_out[1] == 1.0  # no spot: below the barrier
+    assert 0 < barrier[4] < 1 and 0 < knock_out[4] < 1
+
+
+def test_an_unknown_extra_input_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown extra inputs.*'moneyness'"):
+        HomogeneousPricer(hidden=4, layers=1, extra_inputs=("moneyness",))
 
 
 def test_gradient_term_is_zero_when_labels_equal_the_networks_gradient(options):
@@ -190,13 +231,14 @@ def test_plain_fit_needs_no_derivative_labels_and_differential_fit_does():
         fit_pricer(model, data, weight=1.0, epochs=1, batch=65)
 
 
-def test_a_homogeneous_pricer_is_saved_and_loaded_as_the_shipped_one_is(tmp_path):
+def test_a_pricer_with_extra_inputs_is_saved_and_loaded_as_the_shipped_one_is(tmp_path):
     import json
 
     from helpers.datagen import sha256
     from helpers.model import build_pricer, load_pretrained
 
-    architecture = {"kind": "homogeneous", "hidden": 8, "layers": 2, "activation": "elu"}
+    architecture = {"kind": "residual", "hidden": 8, "layers": 2, "activation": "elu",
+                    "extra_inputs": ["barrier_distance", "knock_out_chance"]}  # fmt: skip
     torch.manual_seed(0)
     model = build_pricer(architecture)
     torch.save(model.state_dict(), tmp_path / "pricer.pt")
