@@ -48,12 +48,13 @@ pretrained: $(STAMP)
 	$(BIN)/python -m helpers.pretrain testset --out data
 	$(BIN)/python -m helpers.datagen --out datasets/pretrain-control --shards 64 \
 		--options-per-shard 16384 --paths 128 --seed 2025 --workers 2 --sobol --control
-	$(BIN)/python -m helpers.pretrain model --data datasets/pretrain-control --out data \
-		--epochs 90 --kind residual --hidden 256 --layers 4 --activation elu --batch 1024 \
-		--lr 3e-4 1e-6
+	OMP_NUM_THREADS=1 $(BIN)/python -m helpers.pretrain model --data datasets/pretrain-control \
+		--out data --epochs 90 --kind residual --hidden 256 --layers 4 --activation elu \
+		--batch 1024 --lr 3e-4 1e-6 \
+		--extra-inputs barrier_distance strike_distance knock_out_chance
 
 # Chapter 9's ablation, learning curves and four full-size pricers beside the shipped one
-# (data/README.md): about five hours on 2 CPU cores.
+# (data/README.md): about six hours on 2 CPU cores.
 experiments: $(STAMP)
 	$(BIN)/python -m helpers.ablation ablation --out data/ablation.json
 	$(BIN)/python -m helpers.ablation curves --out data/curves.json
@@ -70,6 +71,12 @@ experiments: $(STAMP)
 		model --data datasets/pretrain-greeks --out data/full_size/closed_form --test data \
 		--epochs 90 --kind residual --hidden 256 --layers 4 --activation elu --weight 0.0 \
 		--batch 1024 --lr 3e-4 1e-6
+	$(BIN)/python -m helpers.datagen --out datasets/pretrain-control --shards 64 \
+		--options-per-shard 16384 --paths 128 --seed 2025 --workers 2 --sobol --control
+	mkdir -p data/full_size/control_labels && OMP_NUM_THREADS=1 $(BIN)/python -m \
+		helpers.pretrain model --data datasets/pretrain-control \
+		--out data/full_size/control_labels --test data --epochs 90 --kind residual \
+		--hidden 256 --layers 4 --activation elu --weight 0.0 --batch 1024 --lr 3e-4 1e-6
 	$(BIN)/python -m helpers.datagen --out datasets/pretrain --shards 100 \
 		--options-per-shard 4096 --paths 256 --seed 2024 --workers 2
 	mkdir -p data/full_size/article_recipe && $(BIN)/python -m helpers.pretrain model \

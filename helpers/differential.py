@@ -101,13 +101,16 @@ KNOCK_OUT_SIGMA = 0.01
 """Added to the average's volatility in the knock-out chance, for the same reason."""
 
 EXTRA_INPUTS = {
-    "barrier_distance": "tanh(log(S0 / B) / (4 (sigma + MONEYNESS_SIGMA))), in [-1, 1]",
-    "strike_distance": "tanh(log(S0 / K) / (4 (sigma + MONEYNESS_SIGMA))), in [-1, 1]",
-    "knock_out_chance": "2 N(-max(log(S0 / B), 0) / (sigma / sqrt(3) + KNOCK_OUT_SIGMA)),"
-    " in [0, 1]: the reflection principle's chance that a driftless Brownian motion of the"
-    " average's volatility over one year reaches log(B / S0)",
+    "barrier_distance": ("tanh(log(S0 / B) / (4 (sigma + 0.05)))", "[-1, 1]"),
+    "strike_distance": ("tanh(log(S0 / K) / (4 (sigma + 0.05)))", "[-1, 1]"),
+    "knock_out_chance": ("2 N(-max(log(S0 / B), 0) / (sigma / sqrt(3) + 0.01))", "[0, 1]"),
 }
-"""The extra inputs ``HomogeneousPricer`` can give its network, by name, with their formulas."""
+"""The extra inputs ``HomogeneousPricer`` can give its network: ``name: (formula, range)``.
+The distances measure ``log(S0 / B)`` and ``log(S0 / K)`` in a quarter of a year's standard
+deviation (``MONEYNESS_SIGMA`` added); the knock-out chance is the reflection principle's chance
+that a driftless Brownian motion with the average's volatility ``sigma / sqrt(3)`` (plus
+``KNOCK_OUT_SIGMA``) falls by ``log(S0 / B)`` within a year: crude, but it changes where the
+barrier's cost does."""
 
 SMALLEST_RATIO = 1e-12
 """``S0 / B`` and ``S0 / K`` are clamped to ``[SMALLEST_RATIO, 1 / SMALLEST_RATIO]`` before
