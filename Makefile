@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m helpers.benchmark --out bench
 
 # The shipped pricer and its held-out test set (data/README.md): about 45 minutes on 2 CPU cores.
+# One thread for the training: the same command then makes the same bytes.
 pretrained: $(STAMP)
 	$(BIN)/python -m helpers.pretrain testset --out data
 	$(BIN)/python -m helpers.datagen --out datasets/pretrain-control --shards 64 \
@@ -53,7 +54,7 @@ pretrained: $(STAMP)
 		--batch 1024 --lr 3e-4 1e-6 \
 		--extra-inputs barrier_distance strike_distance knock_out_chance
 
-# Chapter 9's ablation, learning curves and four full-size pricers beside the shipped one
+# Chapter 9's ablation, learning curves and five full-size pricers beside the shipped one
 # (data/README.md): about six hours on 2 CPU cores.
 experiments: $(STAMP)
 	$(BIN)/python -m helpers.ablation ablation --out data/ablation.json
