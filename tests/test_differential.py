@@ -250,3 +250,24 @@ def test_a_pricer_with_extra_inputs_is_saved_and_loaded_as_the_shipped_one_is(tm
     assert torch.equal(loaded(x), model(x)) and loaded(x).shape == (5,)
     with pytest.raises(ValueError, match="unknown pricer kind"):
         build_pricer({"kind": "cubic"})
+
+
+def test_pretrain_records_extra_inputs_and_seed_and_ships_a_loadable_pricer(tmp_path):
+    import json
+
+    from helpers import datagen
+    from helpers.model import load_pretrained
+    from helpers.pretrain import train_model
+
+    data = tmp_path / "data"
+    datagen.generate(data, shards=3, options_per_shard=64, paths=16, seed=5, n_steps=8,
+                     progress=False)  # fmt: skip
+    extra = ("barrier_distance", "knock_out_chance")
+    train_model(data, tmp_path / "out", epochs=1, hidden=8, batch=32, lr=(1e-3, 1e-4),
+                kind="residual", layers=1, extra_inputs=extra, seed=3)  # fmt: skip
+    meta = json.loads((tmp_path / "out" / "pricer.json").read_text())
+    assert meta["architecture"]["extra_inputs"] == list(extra)
+    assert meta["command"].endswith("--extra-inputs barrier_distance knock_out_chance --seed 3")
+    pricer = load_pretrained(folder=tmp_path / "out")
+    assert pricer.residual.extra_inputs == extra
+    assert pricer(torch.tensor([[110.0, 100.0, 120.0, 0.35, 0.1, 0.05]])).shape == (1,)
