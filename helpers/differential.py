@@ -101,9 +101,12 @@ KNOCK_OUT_SIGMA = 0.01
 """Added to the average's volatility in the knock-out chance, for the same reason."""
 
 EXTRA_INPUTS = {
-    "barrier_distance": ("tanh(log(S0 / B) / (4 (sigma + 0.05)))", "[-1, 1]"),
-    "strike_distance": ("tanh(log(S0 / K) / (4 (sigma + 0.05)))", "[-1, 1]"),
-    "knock_out_chance": ("2 N(-max(log(S0 / B), 0) / (sigma / sqrt(3) + 0.01))", "[0, 1]"),
+    "barrier_distance": (f"tanh(log(S0 / B) / (4 (sigma + {MONEYNESS_SIGMA})))", "[-1, 1]"),
+    "strike_distance": (f"tanh(log(S0 / K) / (4 (sigma + {MONEYNESS_SIGMA})))", "[-1, 1]"),
+    "knock_out_chance": (
+        f"2 N(-max(log(S0 / B), 0) / (sigma / sqrt(3) + {KNOCK_OUT_SIGMA}))",
+        "[0, 1]",
+    ),
 }
 """The extra inputs ``HomogeneousPricer`` can give its network: ``name: (formula, range)``.
 The distances measure ``log(S0 / B)`` and ``log(S0 / K)`` in a quarter of a year's standard
@@ -114,7 +117,7 @@ barrier's cost does."""
 
 SMALLEST_RATIO = 1e-12
 """``S0 / B`` and ``S0 / K`` are clamped to ``[SMALLEST_RATIO, 1 / SMALLEST_RATIO]`` before
-their logarithm: a zero barrier or spot gives a moneyness input of +1 or -1, not infinity."""
+their logarithm: a zero barrier or spot gives a distance of +1 or -1, not infinity."""
 
 
 def extra_input_columns(x: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:

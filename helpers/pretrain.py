@@ -223,6 +223,8 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
     ``helpers.differential.fit_pricer`` and writes ``pricer.pt`` and ``pricer.json``.
 
     ``weight > 0`` trains on the dataset's derivative labels too (made with ``--greeks``).
+    ``extra_inputs`` (names from ``helpers.differential.EXTRA_INPUTS``) go to a homogeneous or
+    residual pricer's network; ``seed`` sets the initial weights and the batches' order.
     A resumable checkpoint is kept after every epoch in ``data/checkpoints-<recipe hash>``: the
     same command after a kill goes on from the last epoch. The model is then evaluated on the
     test set in ``test`` (default ``out``), if there is one there.
@@ -234,6 +236,8 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
     from .datagen import sha256
     from .differential import fit_pricer, make_pricer
 
+    if extra_inputs and kind == "plain":
+        raise ValueError("extra inputs need a homogeneous or residual pricer, not kind 'plain'")
     torch.manual_seed(seed)  # the initial weights; fit_pricer's seed shuffles the batches
     architecture = {"kind": kind, "hidden": hidden, "layers": layers, "activation": activation}
     command = (f"python -m helpers.pretrain model --data {data} --out {out} --epochs {epochs}"

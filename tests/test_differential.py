@@ -268,6 +268,9 @@ def test_pretrain_records_extra_inputs_and_seed_and_ships_a_loadable_pricer(tmp_
     meta = json.loads((tmp_path / "out" / "pricer.json").read_text())
     assert meta["architecture"]["extra_inputs"] == list(extra)
     assert meta["command"].endswith("--extra-inputs barrier_distance knock_out_chance --seed 3")
+    with pytest.raises(ValueError, match="extra inputs need a homogeneous or residual"):
+        train_model(data, tmp_path / "plain", epochs=1, hidden=8, batch=32, lr=(1e-3, 1e-4),
+                    extra_inputs=extra)  # fmt: skip
     pricer = load_pretrained(folder=tmp_path / "out")
     assert pricer.residual.extra_inputs == extra
     assert pricer(torch.tensor([[110.0, 100.0, 120.0, 0.35, 0.1, 0.05]])).shape == (1,)
