@@ -49,10 +49,14 @@ pretrained: $(STAMP)
 	$(BIN)/python -m helpers.pretrain testset --out data
 	$(BIN)/python -m helpers.datagen --out datasets/pretrain-control --shards 64 \
 		--options-per-shard 16384 --paths 128 --seed 2025 --workers 2 --sobol --control
+	$(BIN)/python -m helpers.datagen --out datasets/pretrain-corner --shards 9 \
+		--options-per-shard 16384 --paths 128 --seed 2026 --workers 2 --control \
+		--region barrier_corner
 	OMP_NUM_THREADS=1 $(BIN)/python -m helpers.pretrain model --data datasets/pretrain-control \
 		--out data --epochs 90 --kind residual --hidden 256 --layers 4 --activation elu \
 		--batch 1024 --lr 3e-4 1e-6 \
-		--extra-inputs barrier_distance strike_distance knock_out_chance
+		--extra-inputs barrier_distance strike_distance knock_out_chance \
+		--oversample datasets/pretrain-corner
 
 # Chapter 9's ablation, learning curves and five full-size pricers beside the shipped one
 # (data/README.md): about six hours on 2 CPU cores.

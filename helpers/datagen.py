@@ -8,7 +8,9 @@ network reads) and ``price, stderr`` (float64), one row per option. With ``--gre
 carries its six adjoint sensitivities and their standard errors (``GREEK_LABELS``), computed on
 the same paths as its price: the labels of differential training (Chapter 9). With
 ``--control`` the prices come from the plain estimator with control variates
-(``helpers.mc.control``), whose standard error is about ten times smaller.
+(``helpers.mc.control``), whose standard error is about ten times smaller. With
+``--region barrier_corner`` the options are drawn from ``helpers.domain.BARRIER_CORNER`` only:
+extra training options where a pricer learns the barrier hardest (Chapter 9).
 
 * **Dask distributed does the work**: a ``LocalCUDACluster`` (dask-cuda), one worker per GPU,
   when GPUs exist, else a ``LocalCluster`` of CPU worker processes; ``scheduler="tcp://..."``
@@ -42,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .domain import COLUMNS, sample_options, sobol_options
+from .domain import COLUMNS, sample_barrier_corner, sample_options, sobol_options
 from .mc import BACKENDS
 from .mc.checks import check_count, check_seed
 
@@ -53,6 +55,9 @@ GREEK_LABELS = tuple(f"d_{name}" for name in COLUMNS) + tuple(
 )
 """The columns ``greeks=True`` adds: dP/d(column) for each input, then their standard errors."""
 SCHEMA_VERSION = 1
+REGIONS = ("domain", "barrier_corner")
+"""Where a dataset's options are drawn: the article's whole domain, or
+``helpers.domain.BARRIER_CORNER`` (uniform draws)."""
 
 
 def shard_name(index: int) -> str:
@@ -86,6 +91,7 @@ def make_shard(
     greeks: bool = False,
     sobol: bool = False,
     control: bool = False,
+    region: str = "domain",
 ):
     """Prices shard ``index``: ``options`` random options from the article's domain.
 
@@ -94,6 +100,7 @@ def make_shard(
     ``index * options`` onwards of one scrambled Sobol sequence over the domain
     (``helpers.domain.sobol_options``, seeded by ``sobol_seed(seed)``) instead of uniform draws.
     With ``control``, by the plain estimator with control variates (``method="control"``).
+    With ``region="barrier_corner"``, uniform draws from ``helpers.domain.BARRIER_CORNER``.
 
     Returns:
         A ``pyarrow.Table`` with columns ``COLUMNS`` (float32), ``price``, ``stderr`` (float64)
@@ -104,7 +111,9 @@ def make_shard(
     from .mc import price_options
 
     params_seed, mc_seed = shard_seeds(seed, index)
-    if sobol:
+    if region == "barrier_corner":
+        X = sample_barrier_corner(options, np.random.default_rng(params_seed), dtype=np.float32)
+    elif sobol:
         X = sobol_options(options, sobol_seed(seed), skip=index * options)
     else:
         X = sample_options(options, np.random.default_rng(params_seed), dtype=np.float32)
@@ -157,7 +166,8 @@ def build_shard(out: str, index: int, spec: dict, threads: int) -> dict:
     table = make_shard(index, spec["options_per_shard"], spec["paths"], spec["seed"],
                        spec["n_steps"], spec["T"], spec["backend"],
                        spec.get("greeks", False), spec.get("sampling") == "sobol",
-                       spec.get("estimator") == "control")  # fmt: skip
+                       spec.get("estimator") == "control",
+                       spec.get("region", "domain"))  # fmt: skip
     return write_shard(Path(out), index, table)
 
 
@@ -258,6 +268,7 @@ def generate(
     greeks: bool = False,
     sobol: bool = False,
     control: bool = False,
+    region: str = "domain",
 ) -> dict:
     """Generates (or completes) a sharded Monte Carlo dataset in ``out``; returns the manifest.
 
@@ -286,6 +297,9 @@ def generate(
             independent uniforms (best with ``options_per_shard`` a power of two).
         control: price with the control-variate estimator (``helpers.mc.control``), a
             standard error about ten times smaller at the same paths; prices only, ``numba``.
+        region: ``"domain"`` (the article's) or ``"barrier_corner"``: uniform draws from
+            ``helpers.domain.BARRIER_CORNER`` only, extra options where the barrier is hard
+            to learn; not with ``sobol``.
 
     Raises:
         ValueError: bad sizes or backend, ``out`` already holds a dataset made with other
@@ -320,6 +334,12 @@ def generate(
             raise ValueError(f"greeks need backend 'numba' or 'cupy', got {spec['backend']!r}")
     if sobol:
         spec["sampling"] = "sobol"
+    if region not in REGIONS:
+        raise ValueError(f"region must be one of {list(REGIONS)}, got {region!r}")
+    if region != "domain":
+        if sobol:
+            raise ValueError(f"region {region!r} draws uniforms: it cannot be used with sobol")
+        spec["region"] = region
     if control:
         spec["estimator"] = "control"
         if greeks or spec["backend"] != "numba":
@@ -490,13 +510,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="price with control variates (the path average and its square): prices only",
     )
+    parser.add_argument(
+        "--region",
+        choices=REGIONS,
+        default="domain",
+        help="draw the options from the whole domain or only its barrier corner "
+        "(helpers.domain.BARRIER_CORNER)",
+    )
     args = parser.parse_args(argv)
     try:
         manifest = generate(args.out, args.shards, args.options_per_shard, args.paths, args.seed,
                             args.workers, val_shards=args.val_shards, n_steps=args.steps,
                             backend=args.backend, scheduler=args.scheduler,
                             greeks=args.greeks, sobol=args.sobol,
-                            control=args.control)  # fmt: skip
+                            control=args.control, region=args.region)  # fmt: skip
     except ValueError as err:
         parser.error(str(err))
     rows = sum(s["rows"] for s in manifest["shards"])

@@ -218,6 +218,7 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
                 lr: tuple[float, float], *, kind: str = "plain", layers: int = 5,
                 activation: str = "elu", weight: float = 0.0,
                 extra_inputs: tuple[str, ...] = (), seed: int = 0,
+                oversample: Path | None = None,
                 test: Path | None = None) -> Path:  # fmt: skip
     """Trains a pricer on ``data`` (a ``helpers.datagen`` folder) with
     ``helpers.differential.fit_pricer`` and writes ``pricer.pt`` and ``pricer.json``.
@@ -225,6 +226,9 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
     ``weight > 0`` trains on the dataset's derivative labels too (made with ``--greeks``).
     ``extra_inputs`` (names from ``helpers.differential.EXTRA_INPUTS``) go to a homogeneous or
     residual pricer's network; ``seed`` sets the initial weights and the batches' order.
+    ``oversample`` is a second ``helpers.datagen`` folder (for example one drawn with
+    ``--region barrier_corner``) whose training split is added to ``data``'s; the validation
+    split stays ``data``'s.
     A resumable checkpoint is kept after every epoch in ``data/checkpoints-<recipe hash>``: the
     same command after a kill goes on from the last epoch. The model is then evaluated on the
     test set in ``test`` (default ``out``), if there is one there.
@@ -248,10 +252,16 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
         command += " --extra-inputs " + " ".join(extra_inputs)
     if seed:
         command += f" --seed {seed}"
+    if oversample is not None:
+        command += f" --oversample {oversample}"
     train = load_labelled(data, "train", greeks=weight > 0)
+    if oversample is not None:
+        train = _concatenate(train, load_labelled(oversample, "train", greeks=weight > 0))
     validation = load_labelled(data, "validation", greeks=False)
     model = make_pricer(**architecture)
     recipe = command.split(" --epochs ")[1]  # the recipe, not where it is written
+    if oversample is not None:  # the folder's name is not the recipe, its content is
+        recipe = recipe.replace(str(oversample), _manifest_hash(oversample))
     recipe_hash = hashlib.sha256(recipe.encode()).hexdigest()[:12]
     out.mkdir(parents=True, exist_ok=True)
     history = fit_pricer(model, train, weight=weight, epochs=epochs, batch=batch, lr=lr,
@@ -262,31 +272,62 @@ def train_model(data: Path, out: Path, epochs: int, hidden: int, batch: int,
     tmp = out / "pricer.pt.tmp"
     torch.save(state, tmp)
     os.replace(tmp, out / "pricer.pt")
-    manifest = json.loads((data / "manifest.json").read_text())
-    spec = manifest["spec"]
+    spec = json.loads((data / "manifest.json").read_text())["spec"]
     meta = {
         "file": "pricer.pt",
         "sha256": sha256(out / "pricer.pt"),
         "architecture": architecture,
         "command": command,
         "data": spec,
-        "data_command": "python -m helpers.datagen --out {data} --shards {shards} "
-        "--options-per-shard {options_per_shard} --paths {paths} --seed {seed}".format(
-            data=data, **spec
-        )
-        + (" --greeks" if spec.get("greeks") else "")
-        + (" --sobol" if spec.get("sampling") == "sobol" else "")
-        + (" --control" if spec.get("estimator") == "control" else ""),
+        "data_command": data_command(data, spec),
         "training_seconds": round(history[-1]["seconds"], 1),
         "device": str(next(model.parameters()).device),
         "threads": torch.get_num_threads(),
         "validation_mae_by_epoch": [round(row["mae"], 5) for row in history],
     }
+    if oversample is not None:
+        oversample_spec = json.loads((oversample / "manifest.json").read_text())["spec"]
+        meta["oversample_data"] = oversample_spec
+        meta["oversample_data_command"] = data_command(oversample, oversample_spec)
     _write_atomically(out / "pricer.json", (json.dumps(meta, indent=2) + "\n").encode())
     test = test if test is not None else out
     if (test / "test_options.csv").exists():
         record_evaluation(out, test)
     return out / "pricer.pt"
+
+
+def data_command(data: Path, spec: dict) -> str:
+    """The ``helpers.datagen`` command that makes the dataset of manifest ``spec`` in ``data``."""
+    command = (f"python -m helpers.datagen --out {data} --shards {spec['shards']}"
+               f" --options-per-shard {spec['options_per_shard']} --paths {spec['paths']}"
+               f" --seed {spec['seed']}")  # fmt: skip
+    if spec.get("n_steps", 365) != 365:
+        command += f" --steps {spec['n_steps']}"
+    if spec.get("val_shards", 1) != 1:
+        command += f" --val-shards {spec['val_shards']}"
+    return (command
+            + (" --greeks" if spec.get("greeks") else "")
+            + (" --sobol" if spec.get("sampling") == "sobol" else "")
+            + (" --control" if spec.get("estimator") == "control" else "")
+            + (f" --region {spec['region']}" if "region" in spec else ""))  # fmt: skip
+
+
+def _concatenate(a, b):
+    """Two ``LabelledOptions`` as one (derivative labels kept only if both have them)."""
+    from .differential import LabelledOptions
+
+    greeks = None
+    if a.greeks is not None and b.greeks is not None:
+        greeks = np.concatenate([a.greeks, b.greeks])
+    return LabelledOptions(np.concatenate([a.X, b.X]), np.concatenate([a.price, b.price]),
+                           greeks)  # fmt: skip
+
+
+def _manifest_hash(data: Path) -> str:
+    """SHA-256 of a dataset's manifest (its spec and every shard's hash), 12 hex digits."""
+    import hashlib
+
+    return hashlib.sha256((data / "manifest.json").read_bytes()).hexdigest()[:12]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -328,6 +369,13 @@ def main(argv: list[str] | None = None) -> None:
     model.add_argument(
         "--seed", type=int, default=0, help="seeds the initial weights and the shuffling"
     )
+    model.add_argument(
+        "--oversample",
+        type=Path,
+        default=None,
+        help="a second datagen folder whose training options are added (for example one "
+        "made with --region barrier_corner)",
+    )
     check = sub.add_parser("evaluate", help="record the shipped model's accuracy in pricer.json")
     check.add_argument("--out", type=Path, default=Path("data"))
     check.add_argument(
@@ -343,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
                           tuple(args.lr), kind=args.kind, layers=args.layers,
                           activation=args.activation, weight=args.weight,
                           extra_inputs=tuple(args.extra_inputs), seed=args.seed,
-                          test=args.test))  # fmt: skip
+                          oversample=args.oversample, test=args.test))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import pytest
 
 from helpers import datagen
 from helpers.data import FileOptionDataSet
-from helpers.domain import sobol_options
+from helpers.domain import in_barrier_corner, sample_barrier_corner, sobol_options
 from helpers.mc import price_options
 
 SMALL = dict(shards=4, options_per_shard=32, paths=64, seed=3, n_steps=20, progress=False)
@@ -242,3 +242,20 @@ def test_control_shards_hold_the_control_variate_prices(tmp_path):
 def test_control_variates_with_greeks_are_refused(tmp_path):
     with pytest.raises(ValueError, match="control variates price only"):
         datagen.generate(tmp_path, workers=1, control=True, greeks=True, **SMALL)
+
+
+def test_barrier_corner_shards_draw_their_options_from_the_corner(tmp_path):
+    small = SMALL | {"shards": 2, "options_per_shard": 16}
+    manifest = datagen.generate(tmp_path, workers=1, region="barrier_corner", **small)
+    X, _ = datagen.load_split(tmp_path, "validation")
+    params_seed, _ = datagen.shard_seeds(small["seed"], 1)
+    expected = sample_barrier_corner(16, np.random.default_rng(params_seed))
+    np.testing.assert_array_equal(X, expected)
+    assert in_barrier_corner(X).all() and manifest["spec"]["region"] == "barrier_corner"
+
+
+def test_bad_regions_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="region must be one of"):
+        datagen.generate(tmp_path, workers=1, region="corner", **SMALL)
+    with pytest.raises(ValueError, match="cannot be used with sobol"):
+        datagen.generate(tmp_path, workers=1, region="barrier_corner", sobol=True, **SMALL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -274,3 +275,37 @@ def test_pretrain_records_extra_inputs_and_seed_and_ships_a_loadable_pricer(tmp_
     pricer = load_pretrained(folder=tmp_path / "out")
     assert pricer.residual.extra_inputs == extra
     assert pricer(torch.tensor([[110.0, 100.0, 120.0, 0.35, 0.1, 0.05]])).shape == (1,)
+
+
+def test_pretrain_oversamples_a_second_dataset_and_records_how_it_was_made(tmp_path, monkeypatch):
+    import json
+
+    from helpers import datagen, differential
+    from helpers.pretrain import train_model
+
+    data, corner = tmp_path / "data", tmp_path / "corner"
+    small = dict(shards=2, options_per_shard=32, paths=16, n_steps=8, progress=False)
+    datagen.generate(data, seed=5, **small)
+    datagen.generate(corner, seed=6, control=True, region="barrier_corner", **small)
+    seen = {}
+    fit = differential.fit_pricer
+
+    def fit_and_see(model, train, **kwargs):
+        seen["train"], seen["validation"] = train, kwargs["validation"]
+        return fit(model, train, **kwargs)
+
+    monkeypatch.setattr(differential, "fit_pricer", fit_and_see)
+    train_model(data, tmp_path / "out", epochs=1, hidden=8, batch=16, lr=(1e-3, 1e-4),
+                kind="residual", layers=1, oversample=corner)  # fmt: skip
+    # the training options are both datasets' training splits; validation stays data's
+    X_data, _ = datagen.load_split(data, "train")
+    X_corner, _ = datagen.load_split(corner, "train")
+    np.testing.assert_array_equal(seen["train"].X, np.concatenate([X_data, X_corner]))
+    np.testing.assert_array_equal(seen["validation"].X, datagen.load_split(data, "validation")[0])
+    meta = json.loads((tmp_path / "out" / "pricer.json").read_text())
+    assert meta["command"].endswith(f"--oversample {corner}")
+    assert meta["oversample_data"]["region"] == "barrier_corner"
+    assert meta["oversample_data_command"] == (
+        f"python -m helpers.datagen --out {corner} --shards 2 --options-per-shard 32"
+        " --paths 16 --seed 6 --steps 8 --control --region barrier_corner"
+    )

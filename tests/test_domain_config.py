@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from helpers import config
-from helpers.domain import COLUMNS, DOMAIN_HIGH, sample_options
+from helpers.domain import (
+    BARRIER_CORNER,
+    COLUMNS,
+    DOMAIN_HIGH,
+    in_barrier_corner,
+    sample_barrier_corner,
+    sample_options,
+)
 
 
 def test_columns_are_the_articles_order():
@@ -21,6 +28,22 @@ def test_samples_lie_in_the_domain_with_barrier_below_strike():
 def test_negative_sample_count_is_refused():
     with pytest.raises(ValueError, match="n must be >= 0"):
         sample_options(-1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        sample_barrier_corner(-1, np.random.default_rng(0))
+
+
+def test_barrier_corner_draws_are_the_domains_draws_that_fall_in_it():
+    # rejection keeps the domain's uniform law restricted to the corner: every draw is in it,
+    # and its B/S0 fills the corner's whole range
+    X = sample_barrier_corner(5_000, np.random.default_rng(1))
+    assert X.shape == (5_000, 6) and in_barrier_corner(X).all()
+    assert (X >= 0).all() and (X <= DOMAIN_HIGH).all()
+    low, high = BARRIER_CORNER["B/S0"]
+    ratio = X[:, 1] / X[:, 2]
+    assert ratio.min() < low + 0.01 and ratio.max() > high - 0.01
+    share = in_barrier_corner(sample_options(200_000, np.random.default_rng(2))).mean()
+    assert 0.03 < share < 0.05  # the docstring's "about 4% of the domain"
+    assert sample_barrier_corner(0, np.random.default_rng(0)).shape == (0, 6)
 
 
 def test_sizes_follow_the_machine_and_can_be_forced(monkeypatch):
