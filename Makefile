@@ -43,7 +43,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m helpers.benchmark --out bench
 
-# The shipped pricer and its held-out test set (data/README.md): about 45 minutes on 2 CPU cores.
+# The shipped pricer and its held-out test set (data/README.md): about 50 minutes on 2 CPU cores.
 # One thread for the training: the same command then makes the same bytes.
 pretrained: $(STAMP)
 	$(BIN)/python -m helpers.pretrain testset --out data
@@ -58,8 +58,8 @@ pretrained: $(STAMP)
 		--extra-inputs barrier_distance strike_distance knock_out_chance \
 		--oversample datasets/pretrain-corner
 
-# Chapter 9's ablation, learning curves and five full-size pricers beside the shipped one
-# (data/README.md): about six hours on 2 CPU cores.
+# Chapter 9's ablation, learning curves and six full-size pricers beside the shipped one
+# (data/README.md): about seven hours on 2 CPU cores.
 experiments: $(STAMP)
 	$(BIN)/python -m helpers.ablation ablation --out data/ablation.json
 	$(BIN)/python -m helpers.ablation curves --out data/curves.json
@@ -82,6 +82,11 @@ experiments: $(STAMP)
 		helpers.pretrain model --data datasets/pretrain-control \
 		--out data/full_size/control_labels --test data --epochs 90 --kind residual \
 		--hidden 256 --layers 4 --activation elu --weight 0.0 --batch 1024 --lr 3e-4 1e-6
+	mkdir -p data/full_size/extra_inputs && OMP_NUM_THREADS=1 $(BIN)/python -m \
+		helpers.pretrain model --data datasets/pretrain-control \
+		--out data/full_size/extra_inputs --test data --epochs 90 --kind residual \
+		--hidden 256 --layers 4 --activation elu --weight 0.0 --batch 1024 --lr 3e-4 1e-6 \
+		--extra-inputs barrier_distance strike_distance knock_out_chance
 	$(BIN)/python -m helpers.datagen --out datasets/pretrain --shards 100 \
 		--options-per-shard 4096 --paths 256 --seed 2024 --workers 2
 	mkdir -p data/full_size/article_recipe && $(BIN)/python -m helpers.pretrain model \
