@@ -50,9 +50,10 @@ def _coefficients(n_steps: int, terms: int = SERIES_TERMS) -> tuple[np.ndarray, 
     return V.sum(axis=0), V.T @ below.astype(np.float64) @ V
 
 
-@lru_cache(maxsize=16)
 def _series(n_steps: int, dtype: torch.dtype, device: torch.device):
-    """``_coefficients`` as tensors, with the powers ``0 .. terms - 1``, once per device."""
+    """``_coefficients`` as tensors, with the powers ``0 .. terms - 1``. Made afresh on each
+    call (a few hundred numbers): a cache of tensors would keep the fake tensors of a
+    ``torch.export`` trace and hand them to later eager calls."""
     P, Q = _coefficients(n_steps)
     k = np.arange(len(P), dtype=np.float64)
     return tuple(torch.as_tensor(c, dtype=dtype, device=device) for c in (P, Q, k))

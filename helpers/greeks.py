@@ -17,6 +17,7 @@ import torch
 from torch.func import hessian, jacrev, vmap
 
 from .domain import COLUMN_INDEX, COLUMNS
+from .export import refuse_quantized_greeks
 from .pricing import as_tensor, check_domain
 
 FIRST_ORDER = {
@@ -41,8 +42,10 @@ def gradients(model: torch.nn.Module, X: object, *, allow_outside: bool = False)
         Array of shape ``(n, 6)``: column ``j`` is ``dP / dX[:, j]``.
 
     Raises:
-        ValueError: inputs outside the training domain (see ``helpers.pricing.check_domain``).
+        ValueError: inputs outside the training domain (see ``helpers.pricing.check_domain``),
+            or a quantized model (``helpers.export.refuse_quantized_greeks``).
     """
+    refuse_quantized_greeks(model)  # a quantized price is piecewise constant: no Greeks
     x = as_tensor(check_domain(X, allow_outside), model)
     return vmap(jacrev(_scalar_price(model)))(x).detach().cpu().numpy()
 
@@ -53,6 +56,7 @@ def hessians(model: torch.nn.Module, X: object, *, allow_outside: bool = False) 
     Returns:
         Array of shape ``(n, 6, 6)``, symmetric in its last two axes.
     """
+    refuse_quantized_greeks(model)  # a quantized price is piecewise constant: no Greeks
     x = as_tensor(check_domain(X, allow_outside), model)
     return vmap(hessian(_scalar_price(model)))(x).detach().cpu().numpy()
 
@@ -70,6 +74,7 @@ def greeks(
         ``{"price", "dP/dK", "dP/dB", "delta", "vega", "dP/dmu", "rho", "gamma"}``, each of
         shape ``(n,)``.
     """
+    refuse_quantized_greeks(model)
     X = check_domain(X, allow_outside)
     x = as_tensor(X, model)
     f = _scalar_price(model)
