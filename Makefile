@@ -63,6 +63,7 @@ pretrained: $(STAMP)
 experiments: $(STAMP)
 	$(BIN)/python -m helpers.ablation ablation --out data/ablation.json
 	$(BIN)/python -m helpers.ablation curves --out data/curves.json
+	$(BIN)/python -m helpers.ablation residual-curves --out data/residual_curves.json
 	$(BIN)/python -m helpers.datagen --out datasets/pretrain-greeks --shards 64 \
 		--options-per-shard 16384 --paths 128 --seed 2025 --workers 2 --greeks --sobol
 	for weight in 0.0 1.0; do \

@@ -107,15 +107,30 @@ CURVE_OPTIONS = (4_096, 16_384, 65_536, 262_144)
 """Training-set sizes of the learning curves: a 64x span at ``PATH_BUDGET`` paths each point."""
 
 
-def curve_suite() -> list[Experiment]:
-    """Plain and differential training at each of ``CURVE_OPTIONS``, ``PATH_BUDGET`` paths."""
+def curve_suite(kind: str = "homogeneous") -> list[Experiment]:
+    """Plain and differential training at each of ``CURVE_OPTIONS``, ``PATH_BUDGET`` paths,
+    of ``BASE``'s network or another ``kind`` (``"residual"``: the closed form plus it)."""
     return [
         dataclasses.replace(
-            BASE, name=f"{label}, {n} options", options=n, paths=PATH_BUDGET // n, weight=weight
+            BASE,
+            name=f"{label}, {n} options",
+            options=n,
+            paths=PATH_BUDGET // n,
+            weight=weight,
+            kind=kind,
         )  # fmt: skip
         for label, weight in (("plain", 0.0), ("differential", 1.0))
         for n in CURVE_OPTIONS
     ]
+
+
+SUITES = {
+    "ablation": ablation_suite,
+    "curves": curve_suite,
+    "residual-curves": lambda: curve_suite("residual"),
+}
+"""The command line's suites: the ablation, and the learning curves of ``BASE``'s homogeneous
+network and of the closed form plus that network."""
 
 
 MAE_TARGETS = (0.05, 0.03)
@@ -240,8 +255,9 @@ def _price_errors(model, test: LabelledOptions) -> np.ndarray:
 
 
 def run_suite(experiments: list[Experiment], out: Path, cache: Path | None = None,
-              log=print) -> list[dict]:  # fmt: skip
-    """Runs the experiments not yet recorded in ``out`` (JSON), writing it after each one."""
+              log=print, command: str | None = None) -> list[dict]:  # fmt: skip
+    """Runs the experiments not yet recorded in ``out`` (JSON), writing it after each one;
+    ``command`` is recorded in it (default: the suite named after ``out``'s stem)."""
     results = json.loads(out.read_text())["results"] if out.exists() else []
     done = {r["name"] for r in results}
     test = test_options(out.parent if (out.parent / "test_options.csv").exists() else "data")
@@ -253,7 +269,7 @@ def run_suite(experiments: list[Experiment], out: Path, cache: Path | None = Non
             f"({result['train_seconds']:.0f} s)")  # fmt: skip
         results.append(result)
         document = {
-            "command": f"python -m helpers.ablation {out.stem} --out {out}",
+            "command": command or f"python -m helpers.ablation {out.stem} --out {out}",
             "path_budget": PATH_BUDGET,
             "label_seed": LABEL_SEED,
             "results": results,
@@ -267,7 +283,7 @@ def run_suite(experiments: list[Experiment], out: Path, cache: Path | None = Non
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.ablation",
                                      description=__doc__.split("\n")[0])  # fmt: skip
-    parser.add_argument("suite", choices=("ablation", "curves"))
+    parser.add_argument("suite", choices=tuple(SUITES))
     parser.add_argument("--out", type=Path, required=True, help="the results' JSON file")
     parser.add_argument("--cache", type=Path, default=Path("datasets/labels"))
     parser.add_argument("--threads", type=int, default=1, help="torch and Numba threads")
@@ -277,8 +293,10 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    suite = ablation_suite() if args.suite == "ablation" else curve_suite()
-    run_suite(suite, args.out, args.cache, log=lambda line: print(line, flush=True))
+    suite = SUITES[args.suite]()
+    command = f"python -m helpers.ablation {args.suite} --out {args.out}"
+    run_suite(suite, args.out, args.cache, log=lambda line: print(line, flush=True),
+              command=command)  # fmt: skip
 
 
 if __name__ == "__main__":

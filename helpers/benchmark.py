@@ -921,11 +921,13 @@ def time_differential(n_options: int = 1_024, n_paths: int = 128, steps: int = 2
         "plain_step_ms": step_ms["plain"],
         "differential_step_ms": step_ms["differential"],
     }
-    curves = DATA_DIR / "curves.json"
-    if curves.exists():
-        from .ablation import options_needed
+    from .ablation import options_needed
 
-        result["options_needed"] = options_needed(json.loads(curves.read_text())["results"])
+    for key, file in (("options_needed", "curves.json"),
+                      ("options_needed_residual", "residual_curves.json")):  # fmt: skip
+        if (DATA_DIR / file).exists():
+            runs = json.loads((DATA_DIR / file).read_text())["results"]
+            result[key] = options_needed(runs)
     return result
 
 
@@ -944,14 +946,19 @@ def differential_lines(d: dict) -> list[str]:
         f" | {d['differential_step_ms']:.1f}"
         f" | x{d['differential_step_ms'] / d['plain_step_ms']:.2f} |",
     ]
-    for target, needed in d.get("options_needed", {}).items():
-        plain, differential = needed.get("plain"), needed.get("differential")
 
-        def shown(n):
-            return f"{n:,.0f}" if n is not None else "not reached"
+    from .ablation import CURVE_OPTIONS
 
-        lines.append(f"| options for test MAE {target} (learning curves) | {shown(plain)}"
-                     f" | {shown(differential)} | |")  # fmt: skip
+    def shown(n):
+        if n is None:
+            return "not reached"
+        return f"{n:,.0f}" + (" or fewer" if n == min(CURVE_OPTIONS) else "")
+
+    for key, network in (("options_needed", ""), ("options_needed_residual", ", closed form")):
+        for target, needed in d.get(key, {}).items():
+            plain, differential = needed.get("plain"), needed.get("differential")
+            lines.append(f"| options for test MAE {target}{network} (learning curves)"
+                         f" | {shown(plain)} | {shown(differential)} | |")  # fmt: skip
     if "control_stderr_ratio" in d:
         ratio = d["control_stderr_ratio"]
         lines += [

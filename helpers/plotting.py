@@ -231,7 +231,7 @@ def learning_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]],
         targets: MAE levels drawn as horizontal lines (currency).
         noise_floor: mean standard error of the test labels (a dashed line).
     """
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     for name, (options, mae) in curves.items():
         ax.plot(options, mae, "o-", label=name)
     for target in targets:
@@ -244,7 +244,7 @@ def learning_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]],
     ax.set_xlabel("training options (paths per option x options fixed)")
     ax.set_ylabel("test MAE (currency)")
     ax.set_title("Learning curves at a fixed Monte Carlo budget")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)  # beside the curves
     fig.tight_layout()
     return fig
 

@@ -28,6 +28,12 @@ def test_learning_curves_spend_one_path_budget_over_a_16x_span_or_more():
     assert {e.weight for e in suite} == {0.0, 1.0}
 
 
+def test_residual_curves_are_the_same_curves_with_the_closed_form_underneath():
+    homogeneous, residual = ablation.curve_suite(), ablation.SUITES["residual-curves"]()
+    assert [dataclasses.replace(e, kind="homogeneous") for e in residual] == homogeneous
+    assert {e.kind for e in residual} == {"residual"}
+
+
 def test_options_needed_interpolates_in_log_log_and_never_extrapolates():
     runs = [
         {"weight": 0.0, "options": 1_000, "test_mae": 0.2},
