@@ -236,8 +236,9 @@ def learning_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]],
         ax.plot(options, mae, "o-", label=name)
     for target in targets:
         ax.axhline(target, color="tab:gray", ls=":", lw=1)
-        ax.annotate(f"MAE {target:g}", (ax.get_xlim()[0], target), fontsize=8,
-                    xytext=(2, 2), textcoords="offset points")  # fmt: skip
+        # x in axes fraction, y in data: the label stays inside whatever the x scale
+        ax.text(0.01, target, f"MAE {target:g}", transform=ax.get_yaxis_transform(),
+                fontsize=8, va="bottom")  # fmt: skip
     ax.axhline(noise_floor, color="tab:red", ls="--", lw=1, label="test labels' mean s.e.")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
