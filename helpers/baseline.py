@@ -86,14 +86,17 @@ def average_moments(
     return m1, m2
 
 
-def levy_price(x: torch.Tensor, T: float = MATURITY, n_steps: int = N_STEPS) -> torch.Tensor:
+def levy_price(x: torch.Tensor, T: float = MATURITY, n_steps: int = N_STEPS, *,
+               cdf_dtype: torch.dtype = torch.float64) -> torch.Tensor:  # fmt: skip
     """Black's price of the average with a lognormal matched to its two moments; no barrier.
 
     ``exp(-r T) (m1 N(d1) - K N(d2))`` with ``v = log(m2 / m1^2)``, ``d1 = (log(m1 / K) + v / 2)
     / sqrt(v)`` and ``d2 = d1 - sqrt(v)``. It is exact when the payoff is linear (``K = 0``) or
     the path deterministic (``sigma = 0``, where it tends to ``exp(-r T) (m1 - K)+``), and it
     ignores the barrier, so it bounds the option's price from above up to the lognormal's error.
-    Computed in float64 and returned in ``x``'s dtype.
+    Computed in float64 and returned in ``x``'s dtype; ``cdf_dtype=torch.float32`` evaluates
+    only the two normal CDFs in float32 (ONNX Runtime has no float64 ``Erf``; the price then
+    moves by at most ``(m1 + K)`` times float32's rounding of ``N``, about ``6e-8``).
 
     Example:
         >>> x = torch.tensor([[0.0, 0.0, 100.0, 0.2, 0.0, 0.0]])
@@ -103,6 +106,7 @@ def levy_price(x: torch.Tensor, T: float = MATURITY, n_steps: int = N_STEPS) -> 
     Args:
         x: options, shape ``(..., 6)``, columns ``helpers.domain.COLUMNS``.
         T: maturity in years; n_steps: Euler steps of the Monte Carlo it stands in for.
+        cdf_dtype: the dtype of ``N(d1)`` and ``N(d2)``.
 
     Returns:
         Prices, shape ``(...)``.
@@ -114,8 +118,9 @@ def levy_price(x: torch.Tensor, T: float = MATURITY, n_steps: int = N_STEPS) -> 
     v = torch.log(m2.clamp_min(tiny) / (m1**2).clamp_min(tiny)).clamp_min(1e-14)
     width = v.sqrt()
     d1 = (torch.log(m1.clamp_min(tiny)) - torch.log(K.clamp_min(tiny)) + v / 2) / width
-    price = torch.exp(-r * T) * (m1 * torch.special.ndtr(d1) - K * torch.special.ndtr(d1 - width))
-    return price.to(x.dtype)
+    n1 = torch.special.ndtr(d1.to(cdf_dtype)).double()
+    n2 = torch.special.ndtr((d1 - width).to(cdf_dtype)).double()
+    return (torch.exp(-r * T) * (m1 * n1 - K * n2)).to(x.dtype)
 
 
 class ResidualPricer(nn.Module):

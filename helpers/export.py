@@ -61,7 +61,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .baseline import average_moments
+from .baseline import levy_price
 from .pricing import check_domain
 
 if TYPE_CHECKING:
@@ -86,35 +86,9 @@ ONNX_INPUT = "x"
 """Name of the exported graph's input, shape ``(batch, 6)``, float32."""
 
 
-def levy_price_float32_cdf(x: torch.Tensor, T: float, n_steps: int) -> torch.Tensor:
-    """``helpers.baseline.levy_price`` with its two normal CDFs evaluated in float32.
-
-    The moments of the average and ``d1``, ``d2`` are computed in float64 as there; only
-    ``N(d1)``, ``N(d2)`` are float32, because ONNX Runtime has no float64 ``Erf``. The price
-    moves by at most ``(m1 + K)`` times float32's rounding of ``N`` (``6e-8``).
-
-    Args:
-        x: options, shape ``(..., 6)``, columns ``helpers.domain.COLUMNS``.
-        T: maturity in years; n_steps: Euler steps of the Monte Carlo it stands in for.
-
-    Returns:
-        Prices, shape ``(...)``, float64, currency units.
-    """
-    z = x.double()
-    K, S0, sigma, mu, r = z[..., 0], z[..., 2], z[..., 3], z[..., 4], z[..., 5]
-    m1, m2 = average_moments(S0, sigma, mu, T, n_steps)
-    tiny = torch.finfo(z.dtype).tiny
-    v = torch.log(m2.clamp_min(tiny) / (m1**2).clamp_min(tiny)).clamp_min(1e-14)
-    width = v.sqrt()
-    d1 = (torch.log(m1.clamp_min(tiny)) - torch.log(K.clamp_min(tiny)) + v / 2) / width
-    n1 = torch.special.ndtr(d1.float()).double()
-    n2 = torch.special.ndtr((d1 - width).float()).double()
-    return torch.exp(-r * T) * (m1 * n1 - K * n2)
-
-
 class OrtResidualPricer(nn.Module):
     """A ``ResidualPricer`` as ONNX Runtime can run it: the closed form by
-    ``levy_price_float32_cdf``, the same network (shared, not copied).
+    ``levy_price(..., cdf_dtype=torch.float32)``, the same network (shared, not copied).
 
     Shape:
         Input ``(n, 6)`` float32, columns ``helpers.domain.COLUMNS``; output ``(n,)``, float32.
@@ -126,7 +100,7 @@ class OrtResidualPricer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.pricer
-        closed_form = levy_price_float32_cdf(x, p.T, p.n_steps).to(x.dtype)
+        closed_form = levy_price(x, p.T, p.n_steps, cdf_dtype=torch.float32)
         return (closed_form + p.residual(x)).clamp_min(0.0)
 
 

@@ -68,7 +68,7 @@ def tiny_pricer(seed: int = 0) -> ResidualPricer:
 def test_closed_form_with_float32_cdf_matches_levy_price_within_1e_4():
     # measured: 1.5e-5 at most on 3 x 512 options; bound: (m1 + K) x a few float32 roundings
     x = torch.tensor(sample_options(512, np.random.default_rng(1)), dtype=torch.float64)
-    ours = export.levy_price_float32_cdf(x, 1.0, 365)
+    ours = levy_price(x, 1.0, 365, cdf_dtype=torch.float32)
     assert float((ours - levy_price(x)).abs().max()) < 1e-4
 
 
