@@ -596,6 +596,9 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
 
     if (DATA_DIR / "pricer.json").exists():
         result["inference"] = time_inference(sizes)  # batches of 1, 1,000 and 1,000,000
+        from .export.benchmark import time_quantized
+
+        result["quantized"] = time_quantized()
     return result
 
 
@@ -742,6 +745,10 @@ def to_markdown(result: dict) -> str:
             f" {i.get('mc_greeks_options', 'a few')} options in one call:"
             f" {i['mc_greeks_options_per_second']:,.2f} options/s.",
         ]
+    if "quantized" in result:
+        from .export.benchmark import quantized_lines
+
+        lines += ["", *quantized_lines(result["quantized"])]
     if not cupy_rates:
         lines += [
             "",
@@ -989,7 +996,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("differential", "inference", "localvol"),
+        choices=("differential", "inference", "localvol", "quantized"),
         default=None,
         help="rerun one section and keep the others from DIR/results.json",
     )
@@ -1002,6 +1009,10 @@ def main(argv: list[str] | None = None) -> None:
             from .localvol.timing import time_basket
 
             result["localvol"] = time_basket()
+        elif args.only == "quantized":
+            from .export.benchmark import time_quantized
+
+            result["quantized"] = time_quantized()
         else:
             result["inference"] = time_inference(config.sizes())
         result[args.only]["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

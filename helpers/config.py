@@ -67,6 +67,8 @@ class Sizes:
         basket_paths: paths of Chapter 10's FX basket (NAG's 10,000 on a CPU; the torch engine
             on the GPU takes more); basket_device: where its torch engine runs.
         basket_fd_paths: paths of each finite difference that checks its gradient.
+        qat_options: options (Sobol points, labelled by the float pricer) of Chapter 11's
+            quantization-aware fine-tuning, one epoch.
     """
 
     profile: str
@@ -107,6 +109,7 @@ class Sizes:
     basket_paths: int = 10_000
     basket_device: str = "cpu"
     basket_fd_paths: int = 4_000
+    qat_options: int = 65_536
 
 
 GPU_SIZES = Sizes(
@@ -148,6 +151,7 @@ GPU_SIZES = Sizes(
     basket_paths=100_000,
     basket_device="cuda",
     basket_fd_paths=20_000,
+    qat_options=262_144,
 )
 
 CPU_SIZES = Sizes(
@@ -227,6 +231,19 @@ def simd_width() -> str:
         if features.get(name):
             return name
     return "none found"
+
+
+def int8_dot_product() -> bool:
+    """Whether the CPU has an int8 dot-product instruction (VNNI: ``avx512_vnni`` or
+    ``avx_vnni``; AMX's ``amx_int8``). Without one, int8 matrix products on x86 go through
+    AVX2's ``vpmaddubsw`` and gain at most about twice float32's arithmetic rate."""
+    try:
+        import llvmlite.binding as llvm
+
+        features = llvm.get_host_cpu_features()
+    except Exception:  # a description should never fail
+        return False
+    return any(features.get(name) for name in ("avx512vnni", "avxvnni", "amx-int8"))
 
 
 def describe_machine() -> dict[str, str]:

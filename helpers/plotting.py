@@ -317,3 +317,70 @@ def vega_heatmaps(
             ax.set_xlabel("call delta (%)")
     fig.colorbar(image, ax=axes, shrink=0.8, label="dPrice / d(quoted vol)")
     return fig
+
+
+def accuracy_and_speed(
+    rows: Sequence[dict], batch: int, *, goal_speedup: float, goal_mae_change: float
+) -> plt.Figure:
+    """Two panels, one bar per way of running the pricer (``helpers.export.compare``'s rows,
+    the first the baseline): the test MAE (log scale) with the goal's ceiling (the baseline's
+    MAE plus ``goal_mae_change``), and the speed-up at one batch size over the baseline with
+    the goal's floor (``goal_speedup``). Float ways in blue, int8 ones in red."""
+    names = [r["name"] for r in rows][::-1]
+    maes = [r["mae"] for r in rows][::-1]
+    speedups = [r["speedup"][batch] for r in rows][::-1]
+    colors = ["tab:red" if r["int8"] else "tab:blue" for r in rows][::-1]
+    y = np.arange(len(rows))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.42 * len(rows) + 1.6), sharey=True)
+    left.barh(y, maes, color=colors)
+    left.set_xscale("log")
+    left.axvline(rows[0]["mae"] * (1 + goal_mae_change), color="black", ls="--", lw=1)
+    left.set_yticks(y, names)
+    left.set_xlabel("test MAE against Monte Carlo (dashed: goal's ceiling)")
+    for yi, value in zip(y, maes, strict=True):
+        left.text(value, yi, f" {value:.4f}", va="center", fontsize=8)
+    left.margins(x=0.3)
+    right.barh(y, speedups, color=colors)
+    right.axvline(goal_speedup, color="black", ls="--", lw=1)
+    right.axvline(1.0, color="gray", lw=0.8)
+    right.set_xlabel(f"speed-up over {rows[0]['name']}, batch {batch:,} (dashed: goal)")
+    for yi, value in zip(y, speedups, strict=True):
+        right.text(value, yi, f" {value:.2f}x", va="center", fontsize=8)
+    right.margins(x=0.2)
+    fig.suptitle("Accuracy and speed of each way of running the pricer (red: int8)")
+    fig.tight_layout()
+    return fig
+
+
+def quantized_delta(
+    spots: np.ndarray,
+    price_gaps: dict[str, np.ndarray],
+    deltas: dict[str, np.ndarray],
+    *,
+    delta_limits: tuple[float, float] = (-1.0, 3.0),
+) -> plt.Figure:
+    """Two panels against the spot: each int8 model's price minus the float model's
+    (``price_gaps``), and delta by each method (``deltas``), clipped to ``delta_limits``."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, gap in price_gaps.items():
+        left.plot(spots, gap, lw=1, label=label)
+    left.axhline(0, color="black", lw=0.5)
+    left.set_xlabel("spot $S_0$")
+    left.set_ylabel("int8 price - float32 price")
+    left.set_title("Quantization error along the spot")
+    left.legend(fontsize=8)
+    styles = [
+        {"color": "black", "lw": 2.0, "zorder": 4},
+        {"color": "tab:orange", "lw": 0.8, "alpha": 0.6},
+        {"color": "tab:green", "lw": 0.8, "alpha": 0.8},
+        {"color": "tab:red", "lw": 1.2, "ls": "--", "zorder": 5},
+    ]
+    for (label, delta), style in zip(deltas.items(), styles * len(deltas), strict=False):
+        right.plot(spots, delta, label=label, **style)
+    right.set_ylim(*delta_limits)
+    right.set_xlabel("spot $S_0$")
+    right.set_ylabel(r"delta $\partial P / \partial S_0$")
+    right.set_title("Delta, float against int8")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

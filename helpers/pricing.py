@@ -56,8 +56,10 @@ def check_domain(X: object, allow_outside: bool = False) -> np.ndarray:
 
 
 def as_tensor(X: np.ndarray, model: torch.nn.Module) -> torch.Tensor:
-    """``X`` as a float32 tensor on the model's device."""
-    device = next(model.parameters()).device
+    """``X`` as a float32 tensor on the model's device (the CPU for a model without
+    parameters, such as one quantized by ``torch.ao``)."""
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
     return torch.as_tensor(X, dtype=torch.float32, device=device)
 
 

@@ -8,6 +8,7 @@ like it, and fail on gross errors (the closed form quantized, a wrong scale: err
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -16,14 +17,15 @@ import torch
 from helpers import export, pricing
 from helpers.baseline import ResidualPricer, levy_price
 from helpers.datagen import sha256
-from helpers.domain import sample_options
-from helpers.model import load_pretrained
+from helpers.domain import sample_options, sobol_options
+from helpers.model import DATA_DIR, load_pretrained
+from helpers.pretrain import load_test_set as _load_test_set
 
 INT8_BOUNDS = {  # variant: (mean, max) of |int8 - float32| over the 512 options, currency units
-    "dynamic": (0.25, 1.5),  # measured 0.073, 0.45 (whole batch in one call)
-    "static": (0.15, 1.5),  # measured 0.042, 0.48
-    "static-float-ends": (0.08, 1.0),  # measured 0.022, 0.36
-    "blockwise": (0.005, 0.1),  # measured 0.00088, 0.013
+    "dynamic": (0.25, 1.5),  # measured 0.065, 0.55 (whole batch in one call)
+    "static": (0.25, 2.5),  # measured 0.076, 1.20 (symmetric activation ranges)
+    "static-float-ends": (0.12, 1.5),  # measured 0.032, 0.74
+    "blockwise": (0.005, 0.1),  # measured 0.0009, 0.036
 }
 
 
@@ -55,6 +57,10 @@ def exported(tmp_path_factory, shipped) -> dict:
 @pytest.fixture(scope="module")
 def float_prices(exported, options) -> np.ndarray:
     return export.OnnxPricer(exported["float32"], threads=1).price(options)
+
+
+def load_test_set():
+    return _load_test_set(DATA_DIR)
 
 
 def tiny_pricer(seed: int = 0) -> ResidualPricer:
@@ -267,3 +273,145 @@ def test_command_line_writes_both_models_and_their_sidecars(tmp_path, capsys):
         prices = export.OnnxPricer(out / name, threads=1).price(X)
         np.testing.assert_allclose(prices, expected, rtol=1e-6, atol=tolerance)
     assert "pricer.int8.onnx" in capsys.readouterr().out
+
+
+def test_network_weights_are_four_times_smaller_in_int8(exported):
+    # measured: 795,648 float32 bytes against 199,937 to 206,595 (zero points and the float
+    # first and last layers of two variants account for the rest)
+    float_bytes = export.network_weight_bytes(exported["float32"])
+    assert float_bytes == 4 * sum(
+        p.numel() for n, p in load_pretrained().named_parameters() if n.endswith("weight")
+    )
+    for variant in export.INT8_VARIANTS:
+        ratio = float_bytes / export.network_weight_bytes(exported[variant])
+        assert 3.8 < ratio <= 4.0, (variant, ratio)
+
+
+def _linear_candidates() -> list:
+    """Two pricing functions of known error: the labels themselves and the labels plus 0.1."""
+    return [
+        export.Candidate("exact", lambda X: X[:, 2].astype(np.float64), 100),
+        export.Candidate("shifted", lambda X: X[:, 2] + 0.1, 25, int8=True),
+    ]
+
+
+def test_compare_measures_each_candidate_against_the_first(options):
+    y = options[:, 2].astype(np.float32).astype(np.float64)
+    rows = export.compare(
+        _linear_candidates(), options, y, batches=(1, 10), article=(options[0], y[0]), repeats=1
+    )
+    assert [r["name"] for r in rows] == ["exact", "shifted"]
+    assert rows[0]["mae"] == 0 and rows[1]["mae"] == pytest.approx(0.1, rel=1e-4)
+    assert rows[1]["vs_float32"] == pytest.approx(0.1, rel=1e-4)
+    assert rows[0]["mae_change"] == 0 and rows[1]["mae_change"] == float("inf")
+    assert rows[1]["article_error"] == pytest.approx(0.1, rel=1e-4)
+    assert rows[0]["speedup"] == {1: 1.0, 10: 1.0}
+    assert all(rate > 0 for rate in rows[1]["per_second"].values())
+    assert rows[1]["int8"] and rows[1]["bytes"] == 25
+
+
+def test_compare_refuses_bad_input(options):
+    y = options[:, 2]
+    with pytest.raises(ValueError, match="at least one candidate"):
+        export.compare([], options, y)
+    with pytest.raises(ValueError, match=r"\(n, 6\)"):
+        export.compare(_linear_candidates(), options, y[:-1])
+    with pytest.raises(ValueError, match="batch sizes"):
+        export.compare(_linear_candidates(), options, y, batches=(0,))
+
+
+def _row(name, mae, speed, *, int8=False, size=None, weights=None):
+    return {
+        "name": name,
+        "mae": mae,
+        "per_second": {1_000: speed},
+        "int8": int8,
+        "bytes": size,
+        "weight_bytes": weights,
+    }
+
+
+def _fake_rows(blockwise_speed: float) -> list[dict]:
+    rows = [
+        _row(export.BASELINE, 0.010, 100.0),
+        _row("ONNX Runtime float32", 0.010, 120.0, size=900, weights=800),
+        _row("ORT int8 dynamic", 0.050, 250.0, int8=True, size=320, weights=200),
+        _row("ORT int8 blockwise", 0.0105, blockwise_speed, int8=True, size=340, weights=205),
+        _row("QAT, ORT int8 blockwise", 0.0110, blockwise_speed, int8=True, size=340),
+    ]
+    for r in rows:
+        r["mae_change"] = r["mae"] / 0.010 - 1
+        r["speedup"] = {1_000: r["per_second"][1_000] / 100.0}
+    return rows
+
+
+def test_fastest_accurate_ignores_ways_that_lose_accuracy():
+    assert export.fastest_accurate(_fake_rows(110.0))["name"] == "ONNX Runtime float32"
+    assert export.fastest_accurate(_fake_rows(210.0))["name"] == "ORT int8 blockwise"
+
+
+def test_verdicts_answer_each_claim_and_the_goal():
+    missed = export.verdicts(_fake_rows(110.0))
+    assert [row[0].split()[0] for row in missed] == ["int8", "int8", "QAT", "goal:"]
+    assert "4.0x" in missed[0][1]  # 800 / 200 bytes of weights
+    assert missed[1][2].startswith("holds")  # dynamic: 2.5x at a batch of 1,000
+    assert "0 of 1" in missed[2][2]  # QAT's 0.0110 against PTQ's 0.0105
+    assert missed[3][2] == "missed"
+    assert export.verdicts(_fake_rows(210.0))[3][2] == "met"
+
+
+def test_finite_difference_delta_and_the_spot_ladder():
+    X = export.spot_ladder([110, 100, 120, 0.35, 0.1, 0.05], [105.0, 110.0, 115.0])
+    assert X.shape == (3, 6) and list(X[:, 2]) == [105.0, 110.0, 115.0]
+    assert (X[:, [0, 1, 3, 4, 5]] == X[0, [0, 1, 3, 4, 5]]).all()
+    delta = export.finite_difference_delta(lambda x: 3.0 * x[:, 2] ** 2, X, 0.5)
+    np.testing.assert_allclose(delta, 6.0 * X[:, 2], rtol=1e-6)
+    with pytest.raises(ValueError, match="bump"):
+        export.finite_difference_delta(lambda x: x[:, 2], X, 0.0)
+
+
+def test_torch_ao_baseline_keeps_its_deprecation_warnings_to_itself(shipped, options):
+    # torch.ao.quantization is deprecated upstream (PyTorch points to torchao): the course
+    # keeps quantize_dynamic only as the seed document's baseline, its warnings filtered
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        old = export.comparison.torch_ao_dynamic(shipped)
+        prices = export.comparison._quiet_price(old)(options)
+    # measured: 0.12 from the float model on average (every layer int8, weights per tensor)
+    assert np.abs(prices - pricing.price(shipped, options)).mean() < 0.5
+
+
+def test_candidates_lists_every_way_baseline_first(tmp_path):
+    found = export.candidates(tiny_pricer(), tmp_path, qat_model=tiny_pricer(1), gpu=False)
+    names = [c.name for c in found]
+    assert names[0] == export.BASELINE
+    assert set(export.comparison.ORT_LABELS.values()) <= set(names)
+    assert {"QAT, ORT int8 blockwise", "QAT, ORT int8 static, float ends"} <= set(names)
+    assert not any("CUDA" in n for n in names)
+    X = sample_options(16, np.random.default_rng(3))
+    for c in found:
+        assert c.price(X).shape == (16,), c.name
+
+
+def test_qat_is_no_worse_than_ptq_beyond_noise(exported, shipped, tmp_path):
+    # the variant where int8 costs accuracy (test MAE 0.030 against float32's 0.0062):
+    # measured QAT 0.0301 against PTQ 0.0301. On the blockwise variant PTQ is already at
+    # float32's MAE and QAT is worse (0.0070 against 0.0062): Chapter 11 reports it.
+    X, y, _ = load_test_set()
+    X_qat = sobol_options(16_384, seed=1)
+    tuned = export.qat_finetune(shipped, X_qat, pricing.price(shipped, X_qat))
+    path = export.export_onnx(tuned, tmp_path / "qat.onnx")
+    qat_path = export.quantize_onnx(path, tmp_path / "qat.int8.onnx", "static-float-ends")
+    ptq = np.abs(export.OnnxPricer(exported["static-float-ends"]).price(X) - y).mean()
+    qat = np.abs(export.OnnxPricer(qat_path).price(X) - y).mean()
+    assert qat <= 1.1 * ptq, (qat, ptq)
+
+
+@pytest.mark.gpu
+def test_half_precision_on_cuda_stays_near_float32(shipped, tmp_path):
+    X, y, _ = load_test_set()
+    found = [c for c in export.candidates(shipped, tmp_path, gpu=True) if "CUDA" in c.name]
+    rows = export.compare(found, X, y, batches=(1_000,), repeats=1)
+    for row in rows:  # float32 on CUDA first: the others against it
+        assert row["vs_float32"] < 0.05, row["name"]
+        assert row["mae"] < 5 * rows[0]["mae"], row["name"]

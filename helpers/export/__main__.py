@@ -1,0 +1,5 @@
+"""``python -m helpers.export``: see ``helpers.export.command``."""
+
+from .command import main
+
+main()
