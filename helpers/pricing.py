@@ -63,6 +63,12 @@ def as_tensor(X: np.ndarray, model: torch.nn.Module) -> torch.Tensor:
     return torch.as_tensor(X, dtype=torch.float32, device=device)
 
 
+ROWS_PER_CALL = 16_384
+"""On a CPU, larger batches go through the model in slices of this many options: a slice's
+intermediates stay in cache, where a million options' (a gigabyte a layer) do not. Measured on
+two cores with the shipped pricer: a batch of 1,000,000 priced 1.8x faster in slices."""
+
+
 def price(model: torch.nn.Module, X: object, *, allow_outside: bool = False) -> np.ndarray:
     """Network prices of a batch.
 
@@ -72,11 +78,14 @@ def price(model: torch.nn.Module, X: object, *, allow_outside: bool = False) -> 
         allow_outside: warn instead of raising for inputs outside the training domain.
 
     Returns:
-        Float32 array of shape ``(n,)``, currency units.
+        Float32 array of shape ``(n,)``, currency units. On a CPU, batches above
+        ``ROWS_PER_CALL`` options are priced slice by slice (the same prices).
 
     Raises:
         ValueError: see ``check_domain``.
     """
     x = as_tensor(check_domain(X, allow_outside), model)
     with torch.no_grad():
-        return model(x).float().cpu().numpy()
+        if x.device.type != "cpu" or len(x) <= ROWS_PER_CALL:
+            return model(x).float().cpu().numpy()
+        return torch.cat([model(part) for part in x.split(ROWS_PER_CALL)]).float().numpy()

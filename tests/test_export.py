@@ -415,3 +415,15 @@ def test_half_precision_on_cuda_stays_near_float32(shipped, tmp_path):
     for row in rows:  # float32 on CUDA first: the others against it
         assert row["vs_float32"] < 0.05, row["name"]
         assert row["mae"] < 5 * rows[0]["mae"], row["name"]
+
+
+def test_large_batches_are_priced_in_slices_with_the_same_prices(
+    exported, shipped, options, monkeypatch
+):
+    whole_torch = pricing.price(shipped, options)
+    pricer = export.OnnxPricer(exported["float32"], threads=1)
+    whole_onnx = pricer.price(options)
+    monkeypatch.setattr(pricing, "ROWS_PER_CALL", 7)
+    monkeypatch.setattr(export.runtime, "ROWS_PER_RUN", 7)
+    np.testing.assert_allclose(pricing.price(shipped, options), whole_torch, atol=1e-5)
+    np.testing.assert_allclose(pricer.price(options), whole_onnx, atol=1e-5)

@@ -202,17 +202,18 @@ def options_per_second(
             f"min_seconds={min_seconds}, {len(X)} rows"
         )
     price(X)
-    best = 0.0
-    for _ in range(repeats):
-        calls, start = 0, time.perf_counter()
-        while True:
-            price(X)
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds:
-                break
-        best = max(best, calls * len(X) / elapsed)
-    return best
+    return max(_rate_once(price, X, min_seconds) for _ in range(repeats))
+
+
+def _rate_once(price: Callable[[np.ndarray], object], X: np.ndarray, min_seconds: float) -> float:
+    """Options per second of one measurement: calls until ``min_seconds`` have passed."""
+    calls, start = 0, time.perf_counter()
+    while True:
+        price(X)
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return calls * len(X) / elapsed
 
 
 def batch_of(X: np.ndarray, n: int) -> np.ndarray:
@@ -228,19 +229,22 @@ def compare(
     batches: Sequence[int] = (1, 1_000, 1_000_000),
     article: tuple[Sequence[float], float] | None = None,
     repeats: int = 3,
+    min_seconds: float = 0.05,
 ) -> list[dict]:
     """Measures each candidate on one labelled test set.
 
     Accuracy: each candidate prices the whole test set in one call. Speed: options per second
-    (``options_per_second``) on batches of each size in ``batches``, made by repeating the test
-    options, with ``repeats`` measurements (one for batches above 100,000 options).
+    on batches of each size in ``batches``, made by repeating the test options: after a
+    warm-up call of each, ``repeats`` rounds (one for batches above 100,000 options) in which
+    each candidate is measured once (calls for at least ``min_seconds``); the best round
+    counts. Round robin spreads the machine's slow spells over all candidates.
 
     Args:
         found: the candidates (``candidates``); the first is the baseline.
         X: test options, shape ``(n, 6)``; y: their Monte Carlo prices, shape ``(n,)``.
         batches: batch sizes to time, each ``>= 1``.
         article: ``(point, monte_carlo_price)`` to report each candidate's error there.
-        repeats: see ``options_per_second``.
+        repeats, min_seconds: see ``options_per_second``.
 
     Returns:
         One dict per candidate: ``name``, ``mae`` and ``max_error`` against ``y``,
@@ -269,12 +273,6 @@ def compare(
         if article is not None:
             point, reference = article
             point_error = float(candidate.price(np.asarray([point], np.float32))[0]) - reference
-        per_second = {
-            int(b): options_per_second(
-                candidate.price, batch_of(X, int(b)), repeats=repeats if b <= 100_000 else 1
-            )
-            for b in batches
-        }
         rows.append(
             {
                 "name": candidate.name,
@@ -282,12 +280,23 @@ def compare(
                 "max_error": float(errors.max()),
                 "vs_float32": float(np.abs(prices - base).mean()),
                 "article_error": point_error,
-                "per_second": per_second,
+                "per_second": {},
                 "bytes": candidate.bytes,
                 "weight_bytes": candidate.weight_bytes,
                 "int8": candidate.int8,
             }
         )
+    for b in (int(b) for b in batches):
+        batch = batch_of(X, b)
+        for candidate, row in zip(found, rows, strict=True):
+            candidate.price(batch)  # warm-up
+            row["per_second"][b] = 0.0
+        # round robin: each candidate measured once per round, so that a slow spell of the
+        # machine falls on all of them alike; the best of the rounds counts
+        for _ in range(repeats if b <= 100_000 else 1):
+            for candidate, row in zip(found, rows, strict=True):
+                rate = _rate_once(candidate.price, batch, min_seconds)
+                row["per_second"][b] = max(row["per_second"][b], rate)
     base_mae = rows[0]["mae"]
     for row in rows:
         if base_mae > 0:

@@ -18,6 +18,13 @@ GREEKS_REFUSAL = (
 """The message of every refusal of Greeks from a quantized or exported model."""
 
 
+ROWS_PER_RUN = 16_384
+"""Options per ONNX Runtime call: larger batches are priced in slices of this many (as
+``helpers.pricing.price`` does on a CPU), so that the memory ONNX Runtime keeps for its
+intermediates (its arena never shrinks) stays below 100 MB per model whatever the batch.
+Measured at a batch of 1,000,000: slices of 4,096 to 65,536 options price equally fast."""
+
+
 class OnnxPricer:
     """Prices options with an exported pricer (float32 or int8) in ONNX Runtime, behind the
     training domain's guard.
@@ -78,7 +85,8 @@ class OnnxPricer:
         return self.variant in INT8_VARIANTS
 
     def price(self, X: object, *, allow_outside: bool = False) -> np.ndarray:
-        """Prices of a batch, as ``helpers.pricing.price`` gives them.
+        """Prices of a batch, as ``helpers.pricing.price`` gives them (in slices of
+        ``ROWS_PER_RUN`` options).
 
         Args:
             X: array-like of shape ``(n, 6)`` (or one row of 6), columns
@@ -94,8 +102,12 @@ class OnnxPricer:
         x = check_domain(X, allow_outside)
         if len(x) == 0:
             return np.zeros(0, dtype=np.float32)
-        (out,) = self.session.run(None, {self.input_name: np.ascontiguousarray(x)})
-        return np.asarray(out, dtype=np.float32).reshape(len(x))
+        out = np.empty(len(x), dtype=np.float32)
+        for start in range(0, len(x), ROWS_PER_RUN):
+            rows = np.ascontiguousarray(x[start : start + ROWS_PER_RUN])
+            (prices,) = self.session.run(None, {self.input_name: rows})
+            out[start : start + len(rows)] = np.asarray(prices, dtype=np.float32).reshape(-1)
+        return out
 
     __call__ = price
 
