@@ -89,6 +89,7 @@ def implied_vol(
     tol: float = 1e-6,
     grid: int = 41,
     allow_outside: bool = False,
+    unattainable: str = "raise",
 ) -> np.ndarray:
     """Implied volatilities of a batch of quotes.
 
@@ -110,6 +111,9 @@ def implied_vol(
         tol: width of the final bracket, in volatility units.
         grid: volatilities in the first, batched scan of [0, 0.4].
         allow_outside: warn instead of raising for inputs outside the training domain.
+        unattainable: ``"raise"`` a ``ValueError`` for a quote outside the attainable prices,
+            or answer ``"nan"`` for it and solve the others (the pricing service does, so
+            that one bad quote does not fail a batch).
 
     Returns:
         Float64 array of shape ``(n,)``: the smallest sigma in [0, 0.4] whose price matches (up
@@ -117,8 +121,11 @@ def implied_vol(
 
     Raises:
         ValueError: inputs outside the domain; a quote count that does not match ``X``; a quote
-            outside the prices attainable over [0, 0.4] (the message names the quote and the range).
+            outside the prices attainable over [0, 0.4] (the message names the quote and the range)
+            unless ``unattainable="nan"``; an unknown ``unattainable``.
     """
+    if unattainable not in ("raise", "nan"):
+        raise ValueError(f"unattainable must be 'raise' or 'nan', got {unattainable!r}")
     X = _rows_without_sigma(X, allow_outside)
     quotes = np.atleast_1d(np.asarray(price, dtype=np.float64))
     if quotes.shape != (X.shape[0],):
@@ -160,14 +167,16 @@ def implied_vol(
         lo[k] = np.where(reach >= 0, sigmas[k, before], top_sigma)
         hi[k] = top_sigma
         f_lo[k] = np.where(reach >= 0, values[k, before], 0.0)
-    if outside.any():
+    if outside.any() and unattainable == "nan":
+        lo[outside] = hi[outside] = np.nan
+    elif outside.any():
         i = int(np.flatnonzero(outside)[0])
         raise ValueError(
             f"quote {quotes[i]:g} for row {i} is outside the prices the network attains for sigma "
             f"in [{lo_sigma:g}, {hi_sigma:g}]: [{low_price[i]:g}, {high_price[i]:g}] "
             f"({int(outside.sum())} quote(s) outside)"
         )
-    while (hi - lo).max() > tol:
+    while np.nanmax(hi - lo, initial=0.0) > tol:
         mid = 0.5 * (lo + hi)
         f_mid = _prices(model, X, mid[:, None])[:, 0] - quotes
         left = np.signbit(f_mid) != np.signbit(f_lo)  # the root is in [lo, mid]

@@ -1,0 +1,32 @@
+"""A pricing service for the pretrained network (Chapter 12): FastAPI on uvicorn, with
+micro-batching.
+
+``POST /price``, ``POST /greeks`` and ``POST /implied-vol`` take a list of options and answer
+in the same order; ``GET /health`` and ``GET /metrics`` (Prometheus text) watch it. Requests
+that arrive within ``max_wait_ms`` of each other are answered by one batched model call
+(``batcher``). Bad input gets a 422 naming the option and the column, a full queue a 503 with
+``Retry-After``, a missed deadline a 504; a client that leaves has its options dropped; on
+SIGTERM every accepted request is answered before the process exits.
+
+Modules: ``schemas`` (the bodies), ``batcher`` (``MicroBatcher``), ``engine`` (the model
+behind it), ``app`` (``create_app``), ``settings`` (command line and environment),
+``command`` (``python -m helpers.serve``).
+
+Example:
+    python -m helpers.serve --port 8000 --max-wait-ms 2
+    curl -s 127.0.0.1:8000/price -H 'content-type: application/json' \\
+        -d '{"options": [{"K": 110, "B": 100, "S0": 120, "sigma": 0.35, "mu": 0.1, "r": 0.05}]}'
+"""
+
+from .batcher import DeadlineExceeded, MicroBatcher, QueueFull
+from .settings import Settings
+
+__all__ = ["DeadlineExceeded", "MicroBatcher", "QueueFull", "Settings", "create_app"]
+
+
+def __getattr__(name: str):
+    if name == "create_app":  # FastAPI is imported only when the service is built
+        from .app import create_app
+
+        return create_app
+    raise AttributeError(name)
