@@ -69,6 +69,9 @@ class Sizes:
         basket_fd_paths: paths of each finite difference that checks its gradient.
         qat_options: options (Sobol points, labelled by the float pricer) of Chapter 11's
             quantization-aware fine-tuning, one epoch.
+        service_requests: requests per point of Chapter 12's load test.
+        sweep_options, sweep_steps: training options and steps of each trial of Chapter 12's
+            hyper-parameter sweep.
     """
 
     profile: str
@@ -110,6 +113,9 @@ class Sizes:
     basket_device: str = "cpu"
     basket_fd_paths: int = 4_000
     qat_options: int = 65_536
+    service_requests: int = 400
+    sweep_options: int = 4_096
+    sweep_steps: int = 1_000
 
 
 GPU_SIZES = Sizes(
@@ -152,6 +158,9 @@ GPU_SIZES = Sizes(
     basket_device="cuda",
     basket_fd_paths=20_000,
     qat_options=262_144,
+    service_requests=2_000,
+    sweep_options=16_384,
+    sweep_steps=4_000,
 )
 
 CPU_SIZES = Sizes(

@@ -144,6 +144,19 @@ async def _load(
     return latencies, statuses, seconds
 
 
+def _run(coroutine):
+    """``asyncio.run(coroutine)``, in a thread of its own when this thread already runs an
+    event loop (a Jupyter kernel does)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def run_load(
     url: str,
     *,
@@ -185,9 +198,7 @@ def run_load(
     if not timeout_s > 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
     bodies = request_bodies(endpoint, requests, options_per_request, seed)
-    latencies, statuses, seconds = asyncio.run(
-        _load(url, endpoint, bodies, concurrency, rate, timeout_s)
-    )
+    latencies, statuses, seconds = _run(_load(url, endpoint, bodies, concurrency, rate, timeout_s))
     ms = np.asarray(latencies) * 1e3 if latencies else np.full(1, np.nan)
     ok = statuses.get("200", 0)
     return LoadResult(

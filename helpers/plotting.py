@@ -384,3 +384,33 @@ def quantized_delta(
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def service_load(rows: Sequence[dict]) -> plt.Figure:
+    """Requests per second and p99 latency against the batching window, one line per
+    endpoint and concurrency (``helpers.serve.measure.window_sweep``'s rows)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = {"price": "-", "greeks": "--", "implied-vol": ":"}
+    keys = sorted({(r["endpoint"], r["concurrency"]) for r in rows}, key=lambda k: (k[0], k[1]))
+    for endpoint, concurrency in keys:
+        points = sorted(
+            (r for r in rows if (r["endpoint"], r["concurrency"]) == (endpoint, concurrency)),
+            key=lambda r: r["window_ms"],
+        )
+        windows = [r["window_ms"] for r in points]
+        label = f"/{endpoint}, {concurrency} in flight"
+        style = styles.get(endpoint, "-")
+        left.plot(windows, [r["requests_per_s"] for r in points], style, marker="o", label=label)
+        right.plot(windows, [r["p99_ms"] for r in points], style, marker="o", label=label)
+    left.set_xlabel("batching window, ms (0: no batching)")
+    left.set_ylabel("requests answered per second")
+    left.set_yscale("log")
+    left.set_title("Throughput")
+    right.set_xlabel("batching window, ms (0: no batching)")
+    right.set_ylabel("p99 latency, ms")
+    right.set_yscale("log")
+    right.axhline(50, color="black", lw=0.8, ls=":")
+    right.set_title("Tail latency (dotted: 50 ms)")
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
