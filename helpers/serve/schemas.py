@@ -9,29 +9,28 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class Option(BaseModel):
+class _Terms(BaseModel):
+    """What an option and a quote share: every column of ``helpers.domain.COLUMNS`` but
+    ``sigma``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    K: float = Field(allow_inf_nan=False, description="strike, currency units")
+    B: float = Field(allow_inf_nan=False, description="barrier (down-and-out), currency units")
+    S0: float = Field(allow_inf_nan=False, description="spot, currency units")
+    mu: float = Field(allow_inf_nan=False, description="drift, per year")
+    r: float = Field(allow_inf_nan=False, description="discount rate, per year")
+
+
+class Option(_Terms):
     """One option: the columns of ``helpers.domain.COLUMNS``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    K: float = Field(allow_inf_nan=False, description="strike, currency units")
-    B: float = Field(allow_inf_nan=False, description="barrier (down-and-out), currency units")
-    S0: float = Field(allow_inf_nan=False, description="spot, currency units")
     sigma: float = Field(allow_inf_nan=False, description="volatility, per year")
-    mu: float = Field(allow_inf_nan=False, description="drift, per year")
-    r: float = Field(allow_inf_nan=False, description="discount rate, per year")
 
 
-class Quote(BaseModel):
+class Quote(_Terms):
     """An option without its volatility, and its price: an implied-volatility question."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    K: float = Field(allow_inf_nan=False, description="strike, currency units")
-    B: float = Field(allow_inf_nan=False, description="barrier (down-and-out), currency units")
-    S0: float = Field(allow_inf_nan=False, description="spot, currency units")
-    mu: float = Field(allow_inf_nan=False, description="drift, per year")
-    r: float = Field(allow_inf_nan=False, description="discount rate, per year")
     price: float = Field(allow_inf_nan=False, description="the quoted price, currency units")
 
 
