@@ -597,8 +597,10 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
     if (DATA_DIR / "pricer.json").exists():
         result["inference"] = time_inference(sizes)  # batches of 1, 1,000 and 1,000,000
         from .export.benchmark import time_quantized
+        from .serve.benchmark import time_service
 
         result["quantized"] = time_quantized()
+        result["service"] = time_service()
     return result
 
 
@@ -749,6 +751,10 @@ def to_markdown(result: dict) -> str:
         from .export.benchmark import quantized_lines
 
         lines += ["", *quantized_lines(result["quantized"])]
+    if "service" in result:
+        from .serve.benchmark import service_lines
+
+        lines += ["", *service_lines(result["service"])]
     if not cupy_rates:
         lines += [
             "",
@@ -996,7 +1002,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("differential", "inference", "localvol", "quantized"),
+        choices=("differential", "inference", "localvol", "quantized", "service"),
         default=None,
         help="rerun one section and keep the others from DIR/results.json",
     )
@@ -1013,6 +1019,10 @@ def main(argv: list[str] | None = None) -> None:
             from .export.benchmark import time_quantized
 
             result["quantized"] = time_quantized()
+        elif args.only == "service":
+            from .serve.benchmark import time_service
+
+            result["service"] = time_service()
         else:
             result["inference"] = time_inference(config.sizes())
         result[args.only]["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import time
 from collections import Counter
@@ -123,6 +125,14 @@ async def _load(
                 return
             latencies.append(time.perf_counter() - start)
 
+        async def warm(body: bytes) -> None:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.post(target, data=body, headers=headers) as response:
+                    await response.read()
+
+        # one uncounted request per connection first: the figures are the steady state, not
+        # the TCP handshakes of a first burst of `concurrency` connections
+        await asyncio.gather(*(warm(body) for body in bodies[:concurrency]))
         start = time.perf_counter()
         if rate is None:  # closed loop: `concurrency` workers, each sends its next on answer
             queue = iter(bodies)
@@ -170,6 +180,11 @@ def run_load(
 ) -> LoadResult:
     """Sends ``requests`` requests to ``url/endpoint`` and measures the answers.
 
+    The first ``min(concurrency, requests)`` bodies are sent once before the clock starts,
+    one per connection, and not counted: they open the connection pool and warm the server.
+    Python's garbage collector is off in this process during the run (a bounded one), so its
+    pauses do not count as the server's latency.
+
     Args:
         url: the service, on loopback (``check_loopback``).
         endpoint: one of ``ENDPOINTS``.
@@ -198,7 +213,15 @@ def run_load(
     if not timeout_s > 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
     bodies = request_bodies(endpoint, requests, options_per_request, seed)
-    latencies, statuses, seconds = _run(_load(url, endpoint, bodies, concurrency, rate, timeout_s))
+    collecting = gc.isenabled()
+    gc.disable()  # the client's own collector pauses would count as the server's latency
+    try:
+        latencies, statuses, seconds = _run(
+            _load(url, endpoint, bodies, concurrency, rate, timeout_s)
+        )
+    finally:
+        if collecting:
+            gc.enable()
     ms = np.asarray(latencies) * 1e3 if latencies else np.full(1, np.nan)
     ok = statuses.get("200", 0)
     return LoadResult(

@@ -387,10 +387,13 @@ def quantized_delta(
 
 
 def service_load(rows: Sequence[dict]) -> plt.Figure:
-    """Requests per second and p99 latency against the batching window, one line per
-    endpoint and concurrency (``helpers.serve.measure.window_sweep``'s rows)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    """Requests per second and p99 latency against the batching window: colour by
+    concurrency, line style by endpoint, one legend under both panels
+    (``helpers.serve.measure.window_sweep``'s rows)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
     styles = {"price": "-", "greeks": "--", "implied-vol": ":"}
+    concurrencies = sorted({r["concurrency"] for r in rows})
+    colours = {c: f"C{i}" for i, c in enumerate(concurrencies)}
     keys = sorted({(r["endpoint"], r["concurrency"]) for r in rows}, key=lambda k: (k[0], k[1]))
     for endpoint, concurrency in keys:
         points = sorted(
@@ -398,19 +401,19 @@ def service_load(rows: Sequence[dict]) -> plt.Figure:
             key=lambda r: r["window_ms"],
         )
         windows = [r["window_ms"] for r in points]
+        style = dict(ls=styles.get(endpoint, "-"), color=colours[concurrency], marker="o")
         label = f"/{endpoint}, {concurrency} in flight"
-        style = styles.get(endpoint, "-")
-        left.plot(windows, [r["requests_per_s"] for r in points], style, marker="o", label=label)
-        right.plot(windows, [r["p99_ms"] for r in points], style, marker="o", label=label)
-    left.set_xlabel("batching window, ms (0: no batching)")
+        left.plot(windows, [r["requests_per_s"] for r in points], label=label, **style)
+        right.plot(windows, [r["p99_ms"] for r in points], **style)
+    for ax in (left, right):
+        ax.set_xlabel("batching window, ms (0: no batching)")
+        ax.set_yscale("log")
+        ax.grid(True, which="major", alpha=0.3)
     left.set_ylabel("requests answered per second")
-    left.set_yscale("log")
     left.set_title("Throughput")
-    right.set_xlabel("batching window, ms (0: no batching)")
     right.set_ylabel("p99 latency, ms")
-    right.set_yscale("log")
     right.axhline(50, color="black", lw=0.8, ls=":")
-    right.set_title("Tail latency (dotted: 50 ms)")
-    left.legend(fontsize=8)
-    fig.tight_layout()
+    right.set_title("Tail latency (dotted: the 50 ms target)")
+    fig.legend(loc="lower center", ncol=min(len(keys), 3), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 * ((len(keys) + 2) // 3), 1, 1))
     return fig

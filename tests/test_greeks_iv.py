@@ -64,6 +64,21 @@ def test_network_gradient_matches_finite_differences():
         assert grad[j] == pytest.approx(fd, rel=1e-3, abs=1e-5)
 
 
+def test_greeks_of_a_batch_equal_the_per_option_transforms():
+    torch.manual_seed(1)
+    net = Net(hidden=32, layers=3)
+    X = np.array(
+        [ARTICLE_POINT, [50.0, 10.0, 80.0, 0.2, 0.05, 0.1], [90.0, 0.0, 95.0, 0.3, 0.0, 0.02]]
+    )
+    g = greeks.greeks(net, X)
+    grad, hess = greeks.gradients(net, X), greeks.hessians(net, X)
+    for name, column in greeks.FIRST_ORDER.items():
+        j = ["K", "B", "S0", "sigma", "mu", "r"].index(column)
+        np.testing.assert_allclose(g[name], grad[:, j], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(g["gamma"], hess[:, 2, 2], rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(g["price"], pricing.price(net, X), rtol=1e-6)
+
+
 def test_curves_are_one_batched_call_over_spots():
     spots = np.linspace(10, 200, 20)
     c = greeks.curves(Toy(), ARTICLE_POINT, spots)

@@ -240,6 +240,19 @@ def test_answers_equal_the_helpers_on_the_same_inputs(server, engine):
     np.testing.assert_allclose(vols, iv.implied_vol(engine.model, X, prices), atol=1e-6)
 
 
+def test_auto_engine_times_both_and_reuses_one_cached_export(engine):
+    from helpers.serve.engine import onnx_export_for
+
+    auto = Engine(engine="auto", threads=1)
+    assert auto.name in ("torch", "onnx") and auto.choice.startswith(f"auto: {auto.name}")
+    X = as_array(options(16, seed=5)).astype(np.float32)
+    np.testing.assert_allclose(auto.price(X), pricing.price(engine.model, X), rtol=1e-5, atol=1e-4)
+    first = onnx_export_for(auto.model, auto.sha256)
+    written = first.stat().st_mtime_ns
+    assert onnx_export_for(auto.model, auto.sha256) == first  # the same file, not re-exported
+    assert first.stat().st_mtime_ns == written
+
+
 def test_bad_input_gets_a_422_naming_option_and_column(server):
     bad_domain = [ARTICLE, ARTICLE | {"sigma": 0.5}]
     with httpx.Client(base_url=server.url, timeout=30) as client:
@@ -323,6 +336,34 @@ def test_a_client_that_leaves_does_not_stall_the_next_batch(engine):
     assert answer.status_code == 200
     assert seconds < 5.0
     assert stats.cancelled + stats.batches >= 1  # dropped, or already in a batch when it left
+
+
+class FailingGreeks:
+    """An engine whose ``greeks`` always fails: the service must say so and go on."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.inner = engine
+        self.name, self.sha256, self.choice = engine.name, engine.sha256, engine.choice
+
+    def price(self, X, extra=None):
+        return self.inner.price(X, extra)
+
+    def greeks(self, X, extra=None):
+        raise RuntimeError("simulated failure of the model")
+
+    def implied_vol(self, X, quotes):
+        return self.inner.implied_vol(X, quotes)
+
+
+def test_a_failing_model_gives_a_500_that_is_counted_and_others_go_on(engine):
+    app = create_app(Settings(max_wait_ms=1, threads=1), engine=FailingGreeks(engine))
+    with ServerThread(app) as running, httpx.Client(base_url=running.url, timeout=30) as client:
+        failed = client.post("/greeks", json={"options": [ARTICLE]})
+        priced = client.post("/price", json={"options": [ARTICLE]})
+        metrics = client.get("/metrics").text
+    assert failed.status_code == 500 and "RuntimeError" in failed.json()["detail"]
+    assert priced.status_code == 200
+    assert 'pricer_requests_total{endpoint="greeks",status="500"} 1.0' in metrics
 
 
 def test_metrics_parse_as_prometheus_text(server):
@@ -411,3 +452,29 @@ def test_sigterm_during_a_burst_loses_no_accepted_request():
     assert process.returncode in (0, -signal.SIGTERM), err[-2000:]  # uvicorn re-raises it
     assert accepted == answered == statuses.count(200), (accepted, answered, statuses)
     assert set(statuses) <= {200, "refused", "ServerDisconnectedError", "ClientOSError"}
+
+
+def test_the_benchmark_verdict_takes_the_best_window_within_the_p99_target():
+    from helpers.serve.benchmark import service_lines, verdict
+
+    def point(endpoint, window, per_s, p99):
+        return {"endpoint": endpoint, "window_ms": window, "concurrency": 64, "engine": "onnx",
+                "requests_per_s": per_s, "p50_ms": p99 / 2, "p99_ms": p99,
+                "statuses": {"200": 10}}  # fmt: skip
+
+    rows = [point("price", 0, 100, 200), point("price", 2, 600, 40), point("price", 5, 700, 60),
+            point("greeks", 0, 100, 300), point("greeks", 2, 300, 30)]  # fmt: skip
+    price, greeks_ = verdict(rows, "price"), verdict(rows, "greeks")
+    assert (price["best_window_ms"], price["window_within_p99_ms"], price["met"]) == (5, 2, True)
+    assert price["gain"] == pytest.approx(7.0) and price["gain_within_p99"] == pytest.approx(6.0)
+    assert greeks_["met"] is False and greeks_["gain"] == pytest.approx(3.0)
+    costs = [{"call": "price", "options": n, "ms": 1.0} for n in (1, 64)]
+    result = {"date": "today", "threads": 1, "requests": 10, "seconds": 1.0,
+              "default_window_ms": 2, "sweep": rows, "verdicts": [price, greeks_],
+              "engines": [point("price", 0, 100, 200) | {"engine": "torch"},
+                          point("price", 2, 400, 40) | {"engine": "torch"}],
+              "engine_costs": costs}  # fmt: skip
+    text = "\n".join(service_lines(result))
+    assert "| /price | 5 | 7.0 | 60.0 | 2 | 6.0 | met |" in text
+    assert "| /greeks | 2 | 3.0 | 30.0 | 2 | 3.0 | MISSED |" in text
+    assert "| torch | 2 | 400 | 20.0 | 40.0 | 4.0 |" in text

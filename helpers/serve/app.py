@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import sys
 import time
 import warnings
@@ -31,6 +32,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import BaseModel
 
 from ..domain import COLUMNS
 from ..pricing import check_domain
@@ -71,6 +73,12 @@ def _error(status: int, detail: str, headers: dict | None = None) -> JSONRespons
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+def _json(body: BaseModel) -> Response:
+    """An answer already in JSON: pydantic writes it once (the route's ``response_model``
+    still documents it), where returning the model would have FastAPI validate it again."""
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
 def _as_array(options: list, columns: tuple[str, ...]) -> np.ndarray:
     return np.array([[getattr(o, c) for c in columns] for o in options], dtype=np.float64)
 
@@ -101,6 +109,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             batchers[name].start()
             metrics.depth.labels(name).set_function(lambda b=batchers[name]: b.depth)
         state.update(engine=model, batchers=batchers, accepted=0, answered=0)
+        # Everything made at start-up (the model, PyTorch's and FastAPI's objects) lives as
+        # long as the server: frozen, the garbage collector stops scanning it. Unfrozen, each
+        # full collection stalled every request in flight by ~90 ms on two cores (measured:
+        # two whole batches of 64 at p99 120 ms, against 42 ms frozen).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:  # uvicorn has answered every open request by now; drain what is left
@@ -144,6 +158,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return job.future.result(), None
         except DeadlineExceeded as err:
             return None, _error(504, str(err))
+        except Exception as err:  # the model failed on this batch: a 500 that says so
+            print(f"pricer: {endpoint} batch failed: {err!r}", file=sys.stderr, flush=True)
+            return None, _error(500, f"the model failed on this batch: {type(err).__name__}")
 
     def record(endpoint: str, started: float, response: JSONResponse | None) -> None:
         state["answered"] += 1
@@ -157,9 +174,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if "sigma" not in columns:  # a quote: sigma is what is asked for; any in-range value
             X = np.insert(X, COLUMNS.index("sigma"), 0.2, axis=1)
         try:
+            if not body.allow_outside:
+                return check_domain(X)
             with warnings.catch_warnings():  # extrapolation the request asked for
                 warnings.simplefilter("ignore")
-                return check_domain(X, body.allow_outside).astype(np.float32)
+                return check_domain(X, allow_outside=True)
         except ValueError as err:
             message = str(err).replace("in row", "in option")
             message = message.replace("allow_outside=True", '"allow_outside": true')
@@ -174,7 +193,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return X
         prices, error = await answer(request, "price", X, None)
         record("price", started, error)
-        return error or Prices(prices=[float(p) for p in prices])
+        return error or _json(Prices(prices=prices.tolist()))
 
     @app.post("/greeks", response_model=Greeks)
     async def greeks(body: OptionsRequest, request: Request):
@@ -187,9 +206,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         record("greeks", started, error)
         if error is not None:
             return error
-        columns = zip(*parts, strict=True)
-        rows = [dict(zip(GREEK_NAMES, map(float, row), strict=True)) for row in columns]
-        return Greeks(greeks=rows)
+        columns = zip(*(part.tolist() for part in parts), strict=True)
+        rows = [dict(zip(GREEK_NAMES, row, strict=True)) for row in columns]
+        return _json(Greeks(greeks=rows))
 
     @app.post("/implied-vol", response_model=ImpliedVols)
     async def implied_vol(body: QuotesRequest, request: Request):
@@ -206,13 +225,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             reason = state["engine"].unattainable_reason(X[i], float(quotes[i]))
             error = _error(422, f"option {i}: {reason.replace('for row 0 ', '')}")
         record("implied-vol", started, error)
-        return error or ImpliedVols(implied_vols=[float(v) for v in vols])
+        return error or _json(ImpliedVols(implied_vols=vols.tolist()))
 
     @app.get("/health", response_model=Health)
     async def health():
         model = state["engine"]
         depth = {name: b.depth for name, b in state["batchers"].items()}
-        return Health(status="ok", engine=model.name, model_sha256=model.sha256, queue_depth=depth)
+        return Health(
+            status="ok", engine=model.name, engine_choice=model.choice,
+            model_sha256=model.sha256, queue_depth=depth,
+        )  # fmt: skip
 
     @app.get("/metrics")
     async def prometheus():

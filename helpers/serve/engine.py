@@ -5,18 +5,26 @@ domain (each request with its own ``allow_outside``), so they price with ``allow
 and keep the warnings of rows that a request allowed out of the server's log. Greeks and
 implied volatilities always come from the float PyTorch model: an exported or quantized model
 gives prices only (Chapter 11).
+
+``"auto"``, the service's default, prices with the ONNX export where ONNX Runtime is installed
+and the export is faster than PyTorch at every batch size of ``AUTO_BATCHES``, timed at
+start-up, and with PyTorch otherwise. The export is made once per model and kept in the
+temporary folder (``onnx_export_for``), with a sidecar whose SHA-256 ONNX Runtime's loader
+checks.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..domain import sample_options
 from ..greeks import greeks
 from ..iv import implied_vol
 from ..model import DATA_DIR, load_pretrained
@@ -25,7 +33,36 @@ from ..pricing import price
 GREEK_NAMES = ("price", "dP/dK", "dP/dB", "delta", "vega", "dP/dmu", "rho", "gamma")
 """The names ``/greeks`` answers with, those of ``helpers.greeks.greeks``."""
 
-ENGINES = ("torch", "onnx")
+ENGINES = ("auto", "torch", "onnx")
+
+AUTO_BATCHES = (1, 64)
+"""Options per call at which ``"auto"`` times both engines: one request alone, and the batch of
+64 single-option requests in flight."""
+
+
+def onnx_export_for(model: torch.nn.Module, model_sha256: str) -> Path:
+    """The pricer's float32 ONNX export, made once per model and PyTorch version and kept in
+    ``<tempdir>/pricer-onnx`` (written atomically, so servers starting together are safe)."""
+    from ..export import export_onnx
+    from ..export.files import read_sidecar
+
+    folder = Path(tempfile.gettempdir()) / "pricer-onnx"
+    folder.mkdir(exist_ok=True)
+    source = {"model_sha256": model_sha256, "torch": torch.__version__}
+    path = folder / f"pricer-{model_sha256[:16]}-torch-{torch.__version__}.onnx"
+    if path.exists() and read_sidecar(path).get("source") == source:
+        return path
+    return export_onnx(model, path, source=source)
+
+
+def _median_ms(call, X: np.ndarray, repeats: int = 15) -> float:
+    call(X)  # warm-up
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call(X)
+        seconds.append(time.perf_counter() - started)
+    return 1e3 * float(np.median(seconds))
 
 
 class Engine:
@@ -34,9 +71,13 @@ class Engine:
     Args:
         model_dir: folder of ``pricer.json`` and its weights (``load_pretrained`` checks the
             SHA-256); default the repository's ``data/``.
-        engine: ``"torch"`` (float32 PyTorch) or ``"onnx"`` (its float32 ONNX export run by
-            ONNX Runtime, made at start-up in a temporary folder) for ``/price``.
+        engine: ``"torch"`` (float32 PyTorch), ``"onnx"`` (its float32 ONNX export run by ONNX
+            Runtime) or ``"auto"`` (the faster of the two at ``AUTO_BATCHES``) for ``/price``.
         threads: intra-op threads of both frameworks; default: PyTorch's own choice.
+
+    Attributes:
+        name: the engine that prices, ``"torch"`` or ``"onnx"``.
+        choice: how it was chosen, in words (with the timings, for ``"auto"``).
 
     Raises:
         ValueError: an unknown engine, or what ``load_pretrained`` refuses.
@@ -52,14 +93,44 @@ class Engine:
             torch.set_num_threads(threads)
         self.model = load_pretrained(folder=folder)
         self.sha256 = json.loads((folder / "pricer.json").read_text())["sha256"]
-        self.name = engine
+        self.name, self.choice = engine, f"{engine}: asked for"
         self._onnx = None
         if engine == "onnx":
-            from ..export import OnnxPricer, export_onnx
+            self._onnx = self._load_onnx()
+        elif engine == "auto":
+            self._choose()
 
-            self._tmp = tempfile.TemporaryDirectory(prefix="pricer-onnx-")
-            path = export_onnx(self.model, Path(self._tmp.name) / "pricer.onnx")
-            self._onnx = OnnxPricer(path, threads=torch.get_num_threads())
+    def _load_onnx(self):
+        from ..export import OnnxPricer
+
+        path = onnx_export_for(self.model, self.sha256)
+        try:
+            return OnnxPricer(path, threads=torch.get_num_threads())
+        except ValueError:  # a damaged cached export: make it again
+            path.unlink(missing_ok=True)
+            path = onnx_export_for(self.model, self.sha256)
+            return OnnxPricer(path, threads=torch.get_num_threads())
+
+    def _choose(self) -> None:
+        """``"auto"``: ONNX where it is installed and faster at every ``AUTO_BATCHES``."""
+        try:
+            onnx = self._load_onnx()
+        except ImportError as err:
+            self.name, self.choice = "torch", f"auto: torch, ONNX Runtime unavailable ({err})"
+            return
+        rng = np.random.default_rng(0)
+        timings = []
+        for n in AUTO_BATCHES:
+            X = sample_options(n, rng).astype(np.float32)
+            torch_ms = _median_ms(lambda X: price(self.model, X), X)
+            onnx_ms = _median_ms(lambda X: onnx.price(X), X)
+            timings.append((n, torch_ms, onnx_ms))
+        faster = all(onnx_ms < torch_ms for _, torch_ms, onnx_ms in timings)
+        self.name = "onnx" if faster else "torch"
+        self._onnx = onnx if faster else None
+        measured = "; ".join(f"{n} option(s): torch {t:.2f} ms, onnx {o:.2f} ms"
+                             for n, t, o in timings)  # fmt: skip
+        self.choice = f"auto: {self.name} ({measured})"
 
     def price(self, X: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
         """Prices, shape ``(n,)``, of options of shape ``(n, 6)``."""

@@ -39,7 +39,7 @@ def free_port() -> int:
 def running_server(
     *,
     max_wait_ms: float = 2.0,
-    engine: str = "torch",
+    engine: str = "auto",
     threads: int | None = None,
     max_batch: int = 1024,
     queue_size: int = 1024,
@@ -78,10 +78,14 @@ def running_server(
                     process.wait()
 
 
+def _health(url: str) -> dict:
+    with urllib.request.urlopen(url + "/health", timeout=1) as response:
+        return json.load(response)
+
+
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url + "/health", timeout=1) as response:
-            return json.load(response).get("status") == "ok"
+        return _health(url).get("status") == "ok"
     except OSError:
         return False
 
@@ -92,7 +96,7 @@ def window_sweep(
     concurrencies: Sequence[int] = CONCURRENCIES,
     endpoints: Sequence[str] = ("price", "greeks"),
     requests: int = 400,
-    engine: str = "torch",
+    engine: str = "auto",
     threads: int | None = None,
 ) -> list[dict]:
     """Throughput and latency at each batching window, concurrency and endpoint.
@@ -101,11 +105,13 @@ def window_sweep(
     requests, then ``requests`` single-option requests, closed loop (``run_load``).
 
     Returns:
-        One dict per point: ``window_ms``, ``engine`` and ``run_load``'s ``LoadResult`` fields.
+        One dict per point: ``window_ms``, ``engine`` (the one that priced: what ``"auto"``
+        chose) and ``run_load``'s ``LoadResult`` fields.
     """
     rows = []
     for window in windows_ms:
         with running_server(max_wait_ms=window, engine=engine, threads=threads) as url:
+            serving = _health(url)["engine"]  # what "auto" chose
             for endpoint in endpoints:
                 for concurrency in concurrencies:
                     run_load(url, endpoint=endpoint, requests=concurrency,
@@ -113,6 +119,5 @@ def window_sweep(
                     result = run_load(
                         url, endpoint=endpoint, requests=requests, concurrency=concurrency
                     )
-                    rows.append({"window_ms": window, "engine": engine} | asdict(result))
+                    rows.append({"window_ms": window, "engine": serving} | asdict(result))
     return rows
-

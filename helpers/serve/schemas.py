@@ -78,6 +78,7 @@ class Health(BaseModel):
     """``GET /health``'s answer."""
 
     status: str
-    engine: str
+    engine: str = Field(description='what prices: "torch" or "onnx"')
+    engine_choice: str = Field(description="why: asked for, or auto's timings at start-up")
     model_sha256: str
     queue_depth: dict[str, int]

@@ -24,18 +24,25 @@ class Settings:
         host: address to listen on (loopback by default).
         port: TCP port; 0 lets the system choose a free one.
         model: folder of ``pricer.json`` and its weights; ``None``: the shipped ``data/``.
-        engine: ``"torch"`` or ``"onnx"`` for ``/price`` (``helpers.serve.engine``).
+        engine: ``"auto"``, ``"torch"`` or ``"onnx"`` for ``/price`` (``helpers.serve.engine``).
         threads: intra-op threads of the model; ``None``: the framework's choice.
         max_batch: options per batched call at most.
         max_wait_ms: how long a batch waits for more requests after its first; 0: no batching.
         queue_size: requests that may wait per endpoint; past it, 503 with ``Retry-After``.
         deadline_ms: a request's time from arrival to answer; past it, 504.
+
+    The defaults come from ``make bench`` (``bench/results.md``, the service's section, on two
+    CPU cores): a 2 ms window gave the highest throughput, or within a few percent of it, at
+    16 and 64 requests in flight on ``/price`` and ``/greeks``, and a lone request pays the
+    whole window, so no longer; ``"auto"`` because the ONNX export answered 1.4 to 1.8 times
+    as many ``/price`` requests a second as PyTorch at 64 in flight, and the choice is timed
+    again on the machine that serves.
     """
 
     host: str = "127.0.0.1"
     port: int = 8000
     model: str | None = None
-    engine: str = "torch"
+    engine: str = "auto"
     threads: int | None = None
     max_batch: int = 1024
     max_wait_ms: float = 2.0
