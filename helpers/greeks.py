@@ -185,11 +185,11 @@ def mc_bumped_greeks(
     """All six first derivatives of one option by bump-and-revalue with common random numbers.
 
     Each replication prices the option with every input bumped up and down by ``fraction`` of
-    its range (``helpers.benchmark.bump_and_revalue_batch``: 13 prices), each price in its own
-    call with the same seed, so that all 13 use the same random numbers; the derivatives are
-    the central differences, and their standard errors come from ``replications`` independent
-    seeds. (Priced in one batch, each row would get its own random numbers: the option's row is
-    part of the Philox counter.)
+    its range (``helpers.benchmark.inference.bump_and_revalue_batch``: 13 prices), each price
+    in its own call with the same seed, so that all 13 use the same random numbers; the
+    derivatives are the central differences, and their standard errors come from
+    ``replications`` independent seeds. (Priced in one batch, each row would get its own random
+    numbers: the option's row is part of the Philox counter.)
 
     Args:
         x: the option's six inputs ``[K, B, S0, sigma, mu, r]``.
@@ -204,7 +204,7 @@ def mc_bumped_greeks(
     Raises:
         ValueError: fewer than 2 replications.
     """
-    from .benchmark import bump_and_revalue_batch
+    from .benchmark.inference import bump_and_revalue_batch
     from .mc import price_options
 
     if replications < 2:

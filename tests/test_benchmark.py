@@ -1,13 +1,18 @@
 """helpers.benchmark runs end to end at tiny sizes (a smoke test: speed is never asserted)."""
 
+import dataclasses
 import functools
 import json
 
 import numpy as np
+import pytest
 
 from helpers import benchmark, config
+from helpers.benchmark import data, differential, inference, mc
+from helpers.export import benchmark as quantized
 from helpers.localvol import timing
 from helpers.mc.cupy_backend import normals_buffer_bytes
+from helpers.serve import benchmark as service
 
 
 def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
@@ -15,20 +20,23 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
                         100, 8, 16, 16, 2, 1, 1e-3, 1e-5, 1, 64, 2,
                         2, 4, 16, 16, 8, 1, 100, 2, 1000)  # fmt: skip
     monkeypatch.setattr(config, "sizes", lambda: tiny)
-    monkeypatch.setattr(benchmark, "time_quantlib", lambda n, n_steps=365: benchmark.Timing(
+    monkeypatch.setattr(mc, "time_quantlib", lambda n, n_steps=365: benchmark.Timing(
         "anchor", "quantlib", 1, n, n_steps, 1, 1.0))  # fmt: skip
-    monkeypatch.setattr(benchmark, "time_datagen",
-                        functools.partial(benchmark.time_datagen, shards=2))  # fmt: skip
-    monkeypatch.setattr(benchmark, "time_training_sources",
-                        functools.partial(benchmark.time_training_sources, steps=2))  # fmt: skip
+    monkeypatch.setattr(data, "time_datagen",
+                        functools.partial(data.time_datagen, shards=2))  # fmt: skip
+    monkeypatch.setattr(data, "time_training_sources",
+                        functools.partial(data.time_training_sources, steps=2))  # fmt: skip
     fake_inference = {"device": "cpu", "mae": 0.1, "matched_paths": 1000,
                       "mc_options_per_second": 10.0,
                       "network_options_per_second": {"1": 1e3, "1000": 1e6},
                       "speedup_at_equal_accuracy": 1e5, "network_greeks_options_per_second": 1e4,
                       "mc_greeks_options": 4, "mc_greeks_options_per_second": 0.8}  # fmt: skip
     monkeypatch.setattr(
-        benchmark, "time_inference", lambda sizes, batches=(1, 1000): fake_inference
+        inference, "time_inference", lambda sizes, batches=(1, 1000): fake_inference
     )
+    # Chapters 11 and 12 measure minutes of quantization and load: their own tests cover them
+    monkeypatch.setattr(quantized, "measure", lambda sizes, anchor_paths: {})
+    monkeypatch.setattr(service, "measure", lambda sizes, anchor_paths: {})
     monkeypatch.setattr(timing, "time_basket",
                         functools.partial(timing.time_basket, n_paths=64, n_steps=30,
                                           repeats=1))  # fmt: skip
@@ -52,6 +60,16 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     parts = {"libm_kernel", "libm_normals", "block_philox", "block_normals", "block_steps",
              "block_kernel"}  # fmt: skip
     assert set(result["kernel_parts"]["rates"]) == parts
+    # one topic again: the others are kept, the fresh one is dated
+    benchmark.main(["training", "--out", str(tmp_path)])
+    again = json.loads((tmp_path / "results.json").read_text())
+    assert again["timings"] == result["timings"] and again["localvol"] == result["localvol"]
+    assert "date" in again["training_step"] and "date" not in result["training_step"]
+
+
+def test_an_unknown_topic_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown benchmark topic 'gpu'"):
+        benchmark.runner.topic("gpu")
 
 
 def test_markdown_states_the_cpu_targets_and_where_the_time_goes():
@@ -64,7 +82,7 @@ def test_markdown_states_the_cpu_targets_and_where_the_time_goes():
     rates = {"libm_kernel": 8e7, "libm_normals": 1e8, "block_kernel": 4e8, "block_philox": 1e9,
              "block_normals": 5e8, "block_steps": 2e9}  # fmt: skip
     result = {"date": "today", "machine": {"gpu": "none"},
-              "timings": [benchmark.asdict(t) | {"path_steps_per_second": t.path_steps_per_second}
+              "timings": [dataclasses.asdict(t) | {"path_steps_per_second": t.path_steps_per_second}
                           for t in timings],
               "kernel_parts": {"paths": 1000, "steps": 365, "rates": rates}}  # fmt: skip
     markdown = benchmark.to_markdown(result)
@@ -93,7 +111,7 @@ def gpu_result(rate: float, device: str) -> dict:
         "date": "today",
         "machine": {"gpu": device},
         "timings": [
-            benchmark.asdict(t) | {"path_steps_per_second": t.path_steps_per_second}
+            dataclasses.asdict(t) | {"path_steps_per_second": t.path_steps_per_second}
             for t in (quantlib, cupy)
         ],  # fmt: skip
         "article_kernel": article,
@@ -111,18 +129,18 @@ def test_markdown_states_the_gpu_target_verdict_and_the_device():
 
 def test_cupy_article_batch_shrinks_until_its_normals_fit_in_half_the_free_memory(monkeypatch):
     sizes = config.GPU_SIZES
-    free = 2 * normals_buffer_bytes(700, benchmark.GPU_PATHS, 365)
-    monkeypatch.setattr(benchmark, "gpu_free_bytes", lambda: free)
-    X, paths = benchmark.workload("cupy-article", sizes)
+    free = 2 * normals_buffer_bytes(700, mc.GPU_PATHS, 365)
+    monkeypatch.setattr(mc, "gpu_free_bytes", lambda: free)
+    X, paths = mc.workload("cupy-article", sizes)
     n = len(X)
-    assert paths == benchmark.GPU_PATHS and n == 600  # 4800 halved three times
+    assert paths == mc.GPU_PATHS and n == 600  # 4800 halved three times
     assert normals_buffer_bytes(n, paths, 365) + 4 * n * paths <= free // 2
-    assert benchmark.workload("cupy", sizes)[1] == benchmark.GPU_PATHS
+    assert mc.workload("cupy", sizes)[1] == mc.GPU_PATHS
 
 
 def test_bump_and_revalue_batch_has_13_rows_per_option_with_central_bumps():
     X = np.array([[110.0, 0.0, 120.0, 0.35, 0.1, 0.05], [50.0, 10.0, 60.0, 0.2, 0.0, 0.1]])
-    rows = benchmark.bump_and_revalue_batch(X)
+    rows = inference.bump_and_revalue_batch(X)
     assert rows.shape == (26, 6) and (rows >= 0).all()
     np.testing.assert_array_equal(rows[0], X[0])
     np.testing.assert_allclose(rows[5] - X[0], [0, 0, 2.0, 0, 0, 0])  # S0 up by 1% of 200
@@ -138,5 +156,5 @@ def test_differential_lines_report_the_control_variates_gain():
         "labels_plain_options_per_s": 4000.0, "labels_control_options_per_s": 2000.0,
         "control_stderr_ratio": 20.0,
     }  # fmt: skip
-    text = "\n".join(benchmark.differential_lines(figures))
+    text = "\n".join(differential.differential_lines(figures))
     assert "cost x2.00" in text and "20.0 times smaller" in text and "400 times" in text

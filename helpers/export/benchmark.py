@@ -107,3 +107,18 @@ def quantized_lines(q: dict) -> list[str]:
         *(f"| {claim} | {measured} | {verdict} |" for claim, measured, verdict in q["verdicts"]),
     ]
     return lines
+
+
+def measure(sizes: object = None, anchor_paths: int = 20_000) -> dict:
+    """``make bench``'s topic ``quantized`` (``helpers.benchmark.runner``): ``results.json``'s
+    ``quantized``."""
+    from ..model import DATA_DIR
+
+    if not (DATA_DIR / "pricer.json").exists():  # measured with the shipped pricer only
+        return {}
+    return {"quantized": time_quantized()}
+
+
+def lines(result: dict) -> list[str]:
+    """Quantized inference's section of ``bench/results.md``."""
+    return quantized_lines(result["quantized"]) if "quantized" in result else []

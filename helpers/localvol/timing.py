@@ -129,3 +129,14 @@ def basket_lines(d: dict) -> list[str]:
         f" 1 s on 2 CPU cores ({d['adjoint_s']:.2f} s); finite differences would need"
         f" {n_inputs + 1} pricings.",
     ]
+
+
+def measure(sizes: object = None, anchor_paths: int = 20_000) -> dict:
+    """``make bench``'s topic ``localvol`` (``helpers.benchmark.runner``): ``results.json``'s
+    ``localvol``."""
+    return {"localvol": time_basket()}
+
+
+def lines(result: dict) -> list[str]:
+    """The local-volatility basket's section of ``bench/results.md``."""
+    return basket_lines(result["localvol"]) if "localvol" in result else []

@@ -1,9 +1,9 @@
 """The CPU kernel taken apart, to measure where its time goes (Chapter 1, ``make bench``).
 
 Each function runs one part of the ``numba`` backend's work on a single thread and returns a
-checksum (so the compiler cannot drop the work); ``helpers.benchmark.time_kernel_parts`` times
-them. A normal drawn is a path-step's worth of random numbers, so every rate here is comparable
-with the kernel's path-steps per second.
+checksum (so the compiler cannot drop the work); ``helpers.benchmark.mc.time_kernel_parts``
+times them. A normal drawn is a path-step's worth of random numbers, so every rate here is
+comparable with the kernel's path-steps per second.
 
 * ``libm_payoffs``: the kernel as it was before the block kernel, kept to measure against:
   one path at a time, Box-Muller through libm's ``log`` and ``cos`` (one call per value, so

@@ -187,4 +187,27 @@ def service_lines(s: dict) -> list[str]:
     return lines
 
 
-__all__ = ["CONCURRENCIES", "WINDOWS_MS", "service_lines", "time_service", "verdict"]
+def measure(sizes: object = None, anchor_paths: int = 20_000) -> dict:
+    """``make bench``'s topic ``service`` (``helpers.benchmark.runner``): ``results.json``'s
+    ``service``."""
+    from ..model import DATA_DIR
+
+    if not (DATA_DIR / "pricer.json").exists():  # measured with the shipped pricer only
+        return {}
+    return {"service": time_service()}
+
+
+def lines(result: dict) -> list[str]:
+    """The pricing service's section of ``bench/results.md``."""
+    return service_lines(result["service"]) if "service" in result else []
+
+
+__all__ = [
+    "CONCURRENCIES",
+    "WINDOWS_MS",
+    "lines",
+    "measure",
+    "service_lines",
+    "time_service",
+    "verdict",
+]

@@ -1,0 +1,142 @@
+"""Inference against Monte Carlo at equal accuracy, prices and Greeks (Chapter 7)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .. import config
+from ..mc import price_options
+from .common import best_seconds
+
+GREEKS_BUMP = 0.01
+"""Bump-and-revalue step of each input, as a fraction of its range (``DOMAIN_HIGH``)."""
+
+
+def bump_and_revalue_batch(X: np.ndarray, fraction: float = GREEKS_BUMP) -> np.ndarray:
+    """The 13 rows per option that bump-and-revalue Greeks price: the option itself, then each of
+    its six inputs bumped up and down (central differences; gamma reuses the base price).
+
+    A bump is ``fraction`` of the input's range; a bump below zero stops at zero.
+
+    Args:
+        X: options, shape ``(n, 6)``.
+
+    Returns:
+        Array of shape ``(13 n, 6)``: rows ``13 i .. 13 i + 12`` belong to option ``i``.
+    """
+    from ..domain import DOMAIN_HIGH
+
+    X = np.asarray(X, dtype=np.float64)
+    shifts = np.zeros((13, 6))
+    for j in range(6):
+        shifts[1 + 2 * j, j], shifts[2 + 2 * j, j] = 1.0, -1.0
+    rows = X[:, None, :] + shifts[None, :, :] * fraction * DOMAIN_HIGH
+    return np.maximum(rows, 0.0).reshape(-1, 6)
+
+
+def time_inference(
+    sizes: config.Sizes,
+    batches: tuple[int, ...] = (1, 1_000, 1_000_000),
+    *,
+    mc_options: int = 64,
+    greeks_options: int | None = None,
+) -> dict:
+    """The shipped network against Monte Carlo at equal accuracy (Chapter 7).
+
+    Monte Carlo gets the number of paths whose standard error equals the network's test MAE,
+    ``(payoff standard deviation / MAE)^2``, the payoff's standard deviation taken from the test
+    set's own labels; both price the same options from the test set. The network runs on
+    ``helpers.data.default_device()`` (synchronised before the clock stops on CUDA); a network
+    batch is timed best of 3 after a warm-up (best of 1 from 100,000 options), Monte Carlo once
+    after a small warm-up call that compiles its kernel.
+
+    Bump-and-revalue Greeks are timed for real: ``bump_and_revalue_batch`` (13 rows per option)
+    of the first ``greeks_options`` test options (default 64 on a GPU, 2 on a CPU), priced in
+    one ``price_options`` call at the matched paths.
+
+    Returns:
+        A JSON-ready dictionary: ``device``, ``mae``, ``matched_paths``, the network's options per
+        second by batch, Monte Carlo's, the speed-up, and the Greeks rates of both.
+    """
+    import torch
+
+    from .. import greeks, pretrain, pricing
+    from ..data import default_device
+    from ..model import DATA_DIR, load_pretrained
+
+    device = default_device()
+    model = load_pretrained(device)
+    X, mc_price, mc_stderr = pretrain.load_test_set(DATA_DIR)
+    mae = float(np.abs(pricing.price(model, X) - mc_price).mean())
+    test_paths = json.loads((DATA_DIR / "test_options.json").read_text())["paths"]
+    payoff_std = float(np.sqrt(np.mean(mc_stderr**2 * test_paths)))
+    matched_paths = max(16, int((payoff_std / mae) ** 2))
+    rng = np.random.default_rng(0)
+    result = {"device": str(device), "mae": mae, "matched_paths": matched_paths,
+              "network_options_per_second": {}}  # fmt: skip
+    for batch in batches:
+        x = torch.as_tensor(X[rng.integers(0, len(X), batch)], dtype=torch.float32, device=device)
+
+        def run(x: torch.Tensor = x) -> None:
+            with torch.no_grad():
+                model(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        seconds = best_seconds(run, 3 if batch < 100_000 else 1)
+        result["network_options_per_second"][str(batch)] = batch / seconds
+    sample = X[:mc_options]
+    price_options(sample[:1], 16, seed=3, backend=sizes.backend)  # compiles, loads the kernel
+    mc_seconds = best_seconds(
+        lambda: price_options(sample, matched_paths, seed=3, backend=sizes.backend), 1, False
+    )
+    result["mc_options_per_second"] = len(sample) / mc_seconds
+    result["speedup_at_equal_accuracy"] = (
+        max(result["network_options_per_second"].values()) / result["mc_options_per_second"]
+    )
+    greeks_seconds = best_seconds(lambda: greeks.greeks(model, X), 3)
+    result["network_greeks_options_per_second"] = len(X) / greeks_seconds
+    if greeks_options is None:
+        greeks_options = 64 if device.type == "cuda" else 2
+    bumped = bump_and_revalue_batch(X[:greeks_options])
+    bump_seconds = best_seconds(
+        lambda: price_options(bumped, matched_paths, seed=3, backend=sizes.backend), 1, False
+    )
+    result["mc_greeks_options"] = greeks_options
+    result["mc_greeks_options_per_second"] = greeks_options / bump_seconds
+    return result
+
+
+def measure(sizes: config.Sizes, anchor_paths: int = 20_000) -> dict:
+    """``results.json``'s ``inference`` (batches of 1, 1,000 and 1,000,000), with the shipped
+    pricer only."""
+    from ..model import DATA_DIR
+
+    if not (DATA_DIR / "pricer.json").exists():
+        return {}
+    return {"inference": time_inference(sizes)}
+
+
+def lines(result: dict) -> list[str]:
+    """Inference's section of ``bench/results.md``."""
+    if "inference" not in result:
+        return []
+    i = result["inference"]
+    rates = ", ".join(f"batch {b}: {r:,.0f}" for b, r in i["network_options_per_second"].items())
+    return [
+        "## Inference against Monte Carlo at equal accuracy (Chapter 7)",
+        "",
+        f"Network (test MAE {i['mae']:.4f}) on {i.get('device', 'cpu')}, options priced per"
+        f" second: {rates}. Monte Carlo at the matching {i['matched_paths']:,} paths per"
+        f" option: {i['mc_options_per_second']:,.1f} options/s. Speed-up"
+        f" {i['speedup_at_equal_accuracy']:,.0f}x (the article's source claims about a"
+        " million times on GPUs).",
+        "",
+        f"Greeks (all first derivatives and gamma): network"
+        f" {i['network_greeks_options_per_second']:,.0f} options/s; bump-and-revalue Monte"
+        f" Carlo, 13 prices per option at the matched paths, measured on"
+        f" {i.get('mc_greeks_options', 'a few')} options in one call:"
+        f" {i['mc_greeks_options_per_second']:,.2f} options/s.",
+    ]

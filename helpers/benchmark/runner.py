@@ -1,0 +1,126 @@
+"""``make bench``: every topic's measurements in one run, or the topics named, into
+``bench/results.json`` and the page ``bench/results.md``.
+
+Each topic is a module with ``measure(sizes, anchor_paths)``, which returns its keys of
+``results.json``, and ``lines(result)``, which returns its section of ``results.md`` (nothing
+when its keys are absent). ``TOPICS`` lists them in the page's order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+
+from .. import config
+from .common import write_atomically
+
+TOPICS = {
+    "mc": "helpers.benchmark.mc",
+    "data": "helpers.benchmark.data",
+    "training": "helpers.benchmark.training",
+    "inference": "helpers.benchmark.inference",
+    "adjoint": "helpers.benchmark.adjoint",
+    "differential": "helpers.benchmark.differential",
+    "localvol": "helpers.localvol.timing",
+    "quantized": "helpers.export.benchmark",
+    "service": "helpers.serve.benchmark",
+}
+"""Each topic's module, in the order of ``bench/results.md``: the Monte Carlo backends
+(Chapter 1), the data pipeline (2, 6), training (4), inference (7), adjoint Greeks (8),
+differential training (9), the local-volatility basket (10), quantized inference (11) and the
+pricing service (12)."""
+
+
+def topic(name: str) -> ModuleType:
+    """A topic's module.
+
+    Raises:
+        ValueError: an unknown topic, naming the known ones.
+    """
+    if name not in TOPICS:
+        raise ValueError(f"unknown benchmark topic {name!r}: choose from {list(TOPICS)}")
+    return importlib.import_module(TOPICS[name])
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> dict:
+    """Every topic's measurements, in one run, as a JSON-ready dictionary."""
+    sizes = sizes or config.sizes()
+    result = {"date": _now(), "machine": config.describe_machine()}
+    for name in TOPICS:
+        result |= topic(name).measure(sizes, anchor_paths)
+    return result
+
+
+def run_topics(
+    names: list[str], previous: dict, sizes: config.Sizes | None = None, anchor_paths: int = 20_000
+) -> dict:
+    """``previous`` with the named topics measured again; each fresh section that is a dict gets
+    its own ``date``."""
+    sizes = sizes or config.sizes()
+    result = dict(previous)
+    result.setdefault("date", _now())
+    result.setdefault("machine", config.describe_machine())
+    for name in names:
+        fresh = topic(name).measure(sizes, anchor_paths)
+        for value in fresh.values():
+            if isinstance(value, dict):
+                value["date"] = _now()
+        result |= fresh
+    return result
+
+
+def to_markdown(result: dict) -> str:
+    """The results as the Markdown page ``bench/results.md``: a header, then each topic's
+    section."""
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {result['date']} by `make bench` (`python -m helpers.benchmark`).",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in result["machine"].items()),
+    ]
+    for name in TOPICS:
+        section = topic(name).lines(result)
+        if section:
+            lines += ["", *section]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m helpers.benchmark [TOPIC ...] --out DIR``: measure every topic, or the ones
+    named (keeping the others from ``DIR/results.json``), and write ``DIR/results.{md,json}``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.benchmark", description="Measure the course's code (make bench)."
+    )
+    parser.add_argument(
+        "topics", nargs="*", metavar="TOPIC",
+        help=f"topics to measure again, keeping the others: {', '.join(TOPICS)} (default: all)",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("bench"), help="folder for the results")
+    parser.add_argument(
+        "--anchor-paths", type=int, default=20_000, help="paths for the QuantLib anchor"
+    )
+    parser.add_argument("--only", choices=list(TOPICS), help="one topic (the same as TOPIC)")
+    args = parser.parse_args(argv)
+    names = [*args.topics, *([args.only] if args.only else [])]
+    unknown = [name for name in names if name not in TOPICS]
+    if unknown:
+        parser.error(f"unknown topic(s) {', '.join(unknown)}: choose from {', '.join(TOPICS)}")
+    previous_file = args.out / "results.json"
+    if names:
+        previous = json.loads(previous_file.read_text()) if previous_file.exists() else {}
+        result = run_topics(names, previous, anchor_paths=args.anchor_paths)
+    else:
+        result = run_all(anchor_paths=args.anchor_paths)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_atomically(previous_file, json.dumps(result, indent=2) + "\n")
+    write_atomically(args.out / "results.md", to_markdown(result))
+    print(to_markdown(result))
