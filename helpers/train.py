@@ -212,7 +212,11 @@ def setup_training(
             Events.EPOCH_STARTED, lambda engine: train_data.set_epoch(engine.state.epoch)
         )
     if progress:
-        ProgressBar(persist=False).attach(trainer, output_transform=lambda loss: {"loss": loss})
+        # at most one update a second: a notebook kernel drops output past ~1,000 queued
+        # messages (ZeroMQ's high-water mark), and nbval then waits in vain for the cell's end
+        ProgressBar(persist=False, mininterval=1.0).attach(
+            trainer, output_transform=lambda loss: {"loss": loss}
+        )
     if val_data is not None:
         evaluator = make_evaluator(model, device=device, precision=precision)
         training.evaluator = evaluator
