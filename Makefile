@@ -40,6 +40,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax chapters -p no:cacheprovider || status=1; \
 	exit $$status
 
+lint: $(STAMP)
+	$(BIN)/ruff check helpers tests chapters
+	$(BIN)/ruff format --check helpers tests chapters
+
 bench: $(STAMP)
 	$(BIN)/python -m helpers.benchmark --out bench
 

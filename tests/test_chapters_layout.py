@@ -1,0 +1,57 @@
+"""What a reader sees of the chapters: shown code fits the book's code column, and the cells
+that only guard a claim are hidden from the page (they still run under nbval and make book)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+CHAPTERS = sorted((Path(__file__).resolve().parent.parent / "chapters").glob("*.ipynb"))
+CODE_COLUMN = 88
+"""Characters of a code line the book shows at 1280 px without a sideways scroll bar."""
+HIDDEN = {"remove-input", "remove-cell", "hide-input", "hide-cell"}
+
+
+def shown_code_cells(path: Path) -> list[tuple[int, str]]:
+    """``(index, source)`` of every code cell whose input the book shows."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return [
+        (k, "".join(c["source"]))
+        for k, c in enumerate(cells)
+        if c["cell_type"] == "code" and not HIDDEN & set(c["metadata"].get("tags", []))
+    ]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_shown_code_fits_the_books_code_column(path):
+    wide = [
+        f"cell {k}, {len(line)} characters: {line[:60]}..."
+        for k, source in shown_code_cells(path)
+        for line in source.splitlines()
+        if len(line) > CODE_COLUMN
+    ]
+    assert not wide, "\n".join(wide)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_a_shown_cell_never_ends_in_an_assert(path):
+    """Asserts that guard a claim go in a cell of their own tagged ``remove-input``."""
+    ending = []
+    for k, source in shown_code_cells(path):
+        if source.lstrip().startswith("%"):
+            continue  # a cell magic's body is not Python for this cell
+        body = ast.parse(source).body
+        if body and isinstance(body[-1], ast.Assert):
+            ending.append(f"cell {k}: {ast.get_source_segment(source, body[-1])[:60]}")
+    assert not ending, "\n".join(ending)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_notebooks_are_stored_without_outputs(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    code = [(k, c) for k, c in enumerate(cells) if c["cell_type"] == "code"]
+    stored = [k for k, c in code if c.get("outputs") or c.get("execution_count")]
+    assert not stored, f"cells with outputs: {stored}"
