@@ -212,8 +212,8 @@ def setup_training(
             Events.EPOCH_STARTED, lambda engine: train_data.set_epoch(engine.state.epoch)
         )
     if progress:
-        # at most one update a second: a notebook kernel drops output past ~1,000 queued
-        # messages (ZeroMQ's high-water mark), and nbval then waits in vain for the cell's end
+        # at most one update a second: under load, Chapter 3's thousands of updates left
+        # nbval waiting past its 5 s for the cell's last message (a CI failure)
         ProgressBar(persist=False, mininterval=1.0).attach(
             trainer, output_transform=lambda loss: {"loss": loss}
         )
