@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import torch
 
 from ..domain import sample_options
 from ..greeks import gradients, greeks
-from .engine import Engine
+from .engine import Engine, median_ms
 from .measure import CONCURRENCIES, WINDOWS_MS, window_sweep
 from .settings import Settings
 
@@ -107,14 +106,7 @@ def engine_costs(threads: int = 1, repeats: int = 30) -> list[dict]:
     for n in ENGINE_BATCHES:
         X = sample_options(n, np.random.default_rng(n)).astype(np.float32)
         for name, call in calls.items():
-            call(X)  # warm-up
-            seconds = []
-            for _ in range(repeats):
-                started = time.perf_counter()
-                call(X)
-                seconds.append(time.perf_counter() - started)
-            rows.append({"call": name, "options": n, "ms": 1e3 * float(np.median(seconds))})
-    rows.append({"call": "threads", "options": 0, "ms": float(torch.get_num_threads())})
+            rows.append({"call": name, "options": n, "ms": median_ms(call, X, repeats)})
     return rows
 
 
@@ -173,7 +165,7 @@ def service_lines(s: dict) -> list[str]:
             f" | {r['p50_ms']:.1f} | {r['p99_ms']:.1f}"
             f" | {r['requests_per_s'] / alone[r['engine']]:.1f} |"
         )
-    costs = [c for c in s["engine_costs"] if c["call"] != "threads"]
+    costs = [c for c in s["engine_costs"] if c["call"] != "threads"]  # older results
     lines += [
         "",
         "One model call in the server's engine, milliseconds (median of 30), by options per call:",

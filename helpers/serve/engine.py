@@ -55,7 +55,8 @@ def onnx_export_for(model: torch.nn.Module, model_sha256: str) -> Path:
     return export_onnx(model, path, source=source)
 
 
-def _median_ms(call, X: np.ndarray, repeats: int = 15) -> float:
+def median_ms(call, X: np.ndarray, repeats: int = 15) -> float:
+    """Milliseconds of ``call(X)``, the median of ``repeats`` after one warm-up call."""
     call(X)  # warm-up
     seconds = []
     for _ in range(repeats):
@@ -122,8 +123,8 @@ class Engine:
         timings = []
         for n in AUTO_BATCHES:
             X = sample_options(n, rng).astype(np.float32)
-            torch_ms = _median_ms(lambda X: price(self.model, X), X)
-            onnx_ms = _median_ms(lambda X: onnx.price(X), X)
+            torch_ms = median_ms(lambda X: price(self.model, X), X)
+            onnx_ms = median_ms(lambda X: onnx.price(X), X)
             timings.append((n, torch_ms, onnx_ms))
         faster = all(onnx_ms < torch_ms for _, torch_ms, onnx_ms in timings)
         self.name = "onnx" if faster else "torch"
