@@ -35,6 +35,19 @@ differential training (9), the local-volatility basket (10), quantized inference
 pricing service (12)."""
 
 
+NEEDS_PRICER = ("inference", "quantized", "service")
+"""Topics that measure the shipped pricer: skipped where ``data/pricer.json`` is absent."""
+
+
+def _measure(name: str, sizes: config.Sizes, anchor_paths: int) -> dict:
+    """One topic's keys of ``results.json``; none for a pricer topic without the pricer."""
+    from ..model import DATA_DIR
+
+    if name in NEEDS_PRICER and not (DATA_DIR / "pricer.json").exists():
+        return {}
+    return topic(name).measure(sizes, anchor_paths)
+
+
 def topic(name: str) -> ModuleType:
     """A topic's module.
 
@@ -55,7 +68,7 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
     sizes = sizes or config.sizes()
     result = {"date": _now(), "machine": config.describe_machine()}
     for name in TOPICS:
-        result |= topic(name).measure(sizes, anchor_paths)
+        result |= _measure(name, sizes, anchor_paths)
     return result
 
 
@@ -69,7 +82,7 @@ def run_topics(
     result.setdefault("date", _now())
     result.setdefault("machine", config.describe_machine())
     for name in names:
-        fresh = topic(name).measure(sizes, anchor_paths)
+        fresh = _measure(name, sizes, anchor_paths)
         for value in fresh.values():
             if isinstance(value, dict):
                 value["date"] = _now()

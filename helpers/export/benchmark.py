@@ -112,10 +112,6 @@ def quantized_lines(q: dict) -> list[str]:
 def measure(sizes: object = None, anchor_paths: int = 20_000) -> dict:
     """``make bench``'s topic ``quantized`` (``helpers.benchmark.runner``): ``results.json``'s
     ``quantized``."""
-    from ..model import DATA_DIR
-
-    if not (DATA_DIR / "pricer.json").exists():  # measured with the shipped pricer only
-        return {}
     return {"quantized": time_quantized()}
 
 

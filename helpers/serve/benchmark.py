@@ -182,10 +182,6 @@ def service_lines(s: dict) -> list[str]:
 def measure(sizes: object = None, anchor_paths: int = 20_000) -> dict:
     """``make bench``'s topic ``service`` (``helpers.benchmark.runner``): ``results.json``'s
     ``service``."""
-    from ..model import DATA_DIR
-
-    if not (DATA_DIR / "pricer.json").exists():  # measured with the shipped pricer only
-        return {}
     return {"service": time_service()}
 
 
