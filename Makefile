@@ -4,6 +4,8 @@
 #   make book    execute every chapter and build the HTML book in _build/html
 #   make test    pytest over tests/ and nbval over every chapter
 #   make bench   measure the backends and write bench/results.md and bench/results.json
+#   make pages   open every page of the built book in headless Chromium at 1280 px: no sideways
+#                scrolling, no traceback, every image loaded; screenshots in _build/screenshots
 #   make lint    ruff check and format check
 
 PYTHON ?= python3
@@ -18,7 +20,7 @@ EXTRAS  := book,test$(if $(HAS_GPU),$(comma)gpu)
 # default (CUDA) build of the same release.
 TORCH   := torch==2.13.0
 
-.PHONY: book test bench lint clean pretrained experiments
+.PHONY: book test pages bench lint clean pretrained experiments
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +38,12 @@ book: $(STAMP)
 # is non-zero if either failed.
 test: $(STAMP)
 	status=0; \
-	$(BIN)/python -m pytest tests || status=1; \
+	$(BIN)/python -m pytest tests -m "not pages" || status=1; \
 	$(BIN)/python -m pytest --nbval-lax chapters -p no:cacheprovider || status=1; \
 	exit $$status
+
+pages: $(STAMP)
+	$(BIN)/python -m pytest -q -m pages tests/test_pages.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests chapters
@@ -46,6 +51,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.benchmark --out bench
+
+# What make book and make test leave behind; .venv and the shipped data stay.
+clean:
+	rm -rf _build .pytest_cache chapters/work chapters/checkpoints chapters/datasets
 
 # The shipped pricer and its held-out test set (data/README.md): about 50 minutes on 2 CPU cores.
 # One thread for the training: the same command then makes the same bytes.

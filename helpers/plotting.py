@@ -7,6 +7,10 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+QUANTITY_UNITS = {"price": "currency", "delta": "per unit of spot", "gamma": "1 / currency"}
+"""Units of the option's price and its spot derivatives, for axis labels (prices, strikes,
+barriers and spots are all in one currency, so delta has none)."""
+
 
 def _bars(
     labels: Sequence[str],
@@ -70,8 +74,8 @@ def convergence(
     ax.errorbar(n_paths, prices, yerr=2 * np.asarray(stderrs), fmt="o", capsize=4,
                 label="ours, ±2 standard errors")  # fmt: skip
     ax.set_xscale("log")
-    ax.set_xlabel("paths per option")
-    ax.set_ylabel("price")
+    ax.set_xlabel("paths per option (log scale)")
+    ax.set_ylabel("price (currency)")
     ax.legend()
     fig.tight_layout()
     return fig
@@ -95,7 +99,7 @@ def loss_curve(losses: Sequence[float], title: str, window: int = 10) -> plt.Fig
                 label=f"moving average, {window} iterations")  # fmt: skip
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("MSE loss")
+    ax.set_ylabel("MSE loss (currency², log scale)")
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
@@ -116,7 +120,7 @@ def validation_curve(maes: Sequence[float], resumed_after: int | None = None) ->
     if resumed_after is not None:
         ax.axvline(resumed_after + 0.5, color="grey", ls="--", label="resumed from checkpoint")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MAE (price units)")
+    ax.set_ylabel("validation MAE (currency)")
     ax.legend()
     fig.tight_layout()
     return fig
@@ -131,12 +135,12 @@ def prediction_scatter(
     left.scatter(reference, predicted, s=6, alpha=0.6)
     top = max(reference.max(), predicted.max())
     left.plot([0, top], [0, top], color="grey", lw=1)
-    left.set_xlabel("Monte Carlo price")
-    left.set_ylabel("network price")
+    left.set_xlabel("Monte Carlo price (currency)")
+    left.set_ylabel("network price (currency)")
     right.scatter(reference, predicted - reference, s=6, alpha=0.6, color="tab:red")
     right.axhline(0, color="grey", lw=1)
-    right.set_xlabel("Monte Carlo price")
-    right.set_ylabel("network - Monte Carlo")
+    right.set_xlabel("Monte Carlo price (currency)")
+    right.set_ylabel("network - Monte Carlo (currency)")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -145,11 +149,12 @@ def prediction_scatter(
 def greek_curves(curve: dict, base: Sequence[float]) -> plt.Figure:
     """Price, delta and gamma against the spot, side by side, with the barrier and strike marked."""
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-    for ax, name in zip(axes, ("price", "delta", "gamma"), strict=True):
+    for ax, (name, unit) in zip(axes, QUANTITY_UNITS.items(), strict=True):
         ax.plot(curve["S0"], curve[name], color="tab:blue")
         ax.axvline(base[1], color="grey", ls=":", lw=1, label="barrier B")
         ax.axvline(base[0], color="tab:orange", ls="--", lw=1, label="strike K")
-        ax.set_xlabel("spot S0")
+        ax.set_xlabel("spot S0 (currency)")
+        ax.set_ylabel(f"{name} ({unit})")
         ax.set_title(name)
     axes[0].legend()
     fig.tight_layout()
@@ -256,6 +261,7 @@ def smile_and_local_vol(
     maturities: Sequence[float],
     local: dict[float, tuple[np.ndarray, np.ndarray]],
     pair: str,
+    domestic: str = "USD",
 ) -> plt.Figure:
     """One pair's implied volatility by maturity (quotes and splines) beside its local
     volatility at a few times (Chapter 10).
@@ -263,7 +269,8 @@ def smile_and_local_vol(
     Args:
         quotes: ``(strikes, vols)``, shape ``(t, q)`` each; curves: the same on a fine grid,
             shape ``(t, n)``; maturities: ``(t,)`` years.
-        local: ``{time: (spots, local vols)}``; pair: the pair's name for the titles.
+        local: ``{time: (spots, local vols)}``; pair: the pair's name for the titles;
+        domestic: the currency strikes and spots are quoted in, per unit of ``pair``.
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(maturities)))
@@ -271,7 +278,8 @@ def smile_and_local_vol(
         left.plot(curves[0][j], 100 * curves[1][j], color=colors[j], lw=1.2,
                   label=f"{12 * T:.0f}m")  # fmt: skip
         left.plot(quotes[0][j], 100 * quotes[1][j], "o", color=colors[j], ms=4)
-    left.set(xlabel="strike", ylabel="implied volatility (%)",
+    unit = f"{domestic} per {pair}"
+    left.set(xlabel=f"strike ({unit})", ylabel="implied volatility (%)",
              title=f"{pair}: quotes (dots) and splines in strike")  # fmt: skip
     left.legend(fontsize=8, ncols=2)
     times = sorted(local)
@@ -279,7 +287,7 @@ def smile_and_local_vol(
     for color, t in zip(shades, times, strict=True):
         spots, vols = local[t]
         right.plot(spots, 100 * vols, color=color, label=f"t = {t:.2f} y")
-    right.set(xlabel="spot", ylabel="local volatility (%)",
+    right.set(xlabel=f"spot ({unit})", ylabel="local volatility (%)",
               title=f"{pair}: Dupire's local volatility")  # fmt: skip
     right.legend(fontsize=8)
     fig.tight_layout()
@@ -299,7 +307,8 @@ def vega_heatmaps(
     m = len(pairs)
     columns = 5
     rows = (m + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(12, 2.6 * rows + 0.6), sharey=True)
+    fig, axes = plt.subplots(rows, columns, figsize=(12, 2.6 * rows + 0.6),
+                             sharex=True, sharey=True)  # fmt: skip
     scale = np.abs(vega).max()
     image = None
     for k, ax in enumerate(np.ravel(axes)):
@@ -312,10 +321,11 @@ def vega_heatmaps(
         ax.set_yticks(range(len(maturities)), [f"{12 * t:.0f}m" for t in maturities],
                       fontsize=7)  # fmt: skip
         if k % columns == 0:
-            ax.set_ylabel("maturity")
+            ax.set_ylabel("maturity (months)")
         if k >= m - columns:
             ax.set_xlabel("call delta (%)")
-    fig.colorbar(image, ax=axes, shrink=0.8, label="dPrice / d(quoted vol)")
+    fig.colorbar(image, ax=axes, shrink=0.8,
+                 label="dPrice / d(quoted vol) (currency per unit of vol)")  # fmt: skip
     return fig
 
 
@@ -325,7 +335,8 @@ def accuracy_and_speed(
     """Two panels, one bar per way of running the pricer (``helpers.export.compare``'s rows,
     the first the baseline): the test MAE (log scale) with the goal's ceiling (the baseline's
     MAE plus ``goal_mae_change``), and the speed-up at one batch size over the baseline with
-    the goal's floor (``goal_speedup``). Float ways in blue, int8 ones in red."""
+    the goal's floor (``goal_speedup``), each goal a dashed line. Float ways in blue, int8
+    ones in red."""
     names = [r["name"] for r in rows][::-1]
     maes = [r["mae"] for r in rows][::-1]
     speedups = [r["speedup"][batch] for r in rows][::-1]
@@ -336,14 +347,14 @@ def accuracy_and_speed(
     left.set_xscale("log")
     left.axvline(rows[0]["mae"] * (1 + goal_mae_change), color="black", ls="--", lw=1)
     left.set_yticks(y, names)
-    left.set_xlabel("test MAE against Monte Carlo (dashed: goal's ceiling)")
+    left.set_xlabel("test MAE against Monte Carlo (currency, log scale)")
     for yi, value in zip(y, maes, strict=True):
         left.text(value, yi, f" {value:.4f}", va="center", fontsize=8)
     left.margins(x=0.3)
     right.barh(y, speedups, color=colors)
     right.axvline(goal_speedup, color="black", ls="--", lw=1)
     right.axvline(1.0, color="gray", lw=0.8)
-    right.set_xlabel(f"speed-up over {rows[0]['name']}, batch {batch:,} (dashed: goal)")
+    right.set_xlabel(f"speed-up over {rows[0]['name']} (batch of {batch:,})")
     for yi, value in zip(y, speedups, strict=True):
         right.text(value, yi, f" {value:.2f}x", va="center", fontsize=8)
     right.margins(x=0.2)
@@ -365,8 +376,8 @@ def quantized_delta(
     for label, gap in price_gaps.items():
         left.plot(spots, gap, lw=1, label=label)
     left.axhline(0, color="black", lw=0.5)
-    left.set_xlabel("spot $S_0$")
-    left.set_ylabel("int8 price - float32 price")
+    left.set_xlabel("spot $S_0$ (currency)")
+    left.set_ylabel("int8 price - float32 price (currency)")
     left.set_title("Quantization error along the spot")
     left.legend(fontsize=8)
     styles = [
@@ -378,8 +389,8 @@ def quantized_delta(
     for (label, delta), style in zip(deltas.items(), styles * len(deltas), strict=False):
         right.plot(spots, delta, label=label, **style)
     right.set_ylim(*delta_limits)
-    right.set_xlabel("spot $S_0$")
-    right.set_ylabel(r"delta $\partial P / \partial S_0$")
+    right.set_xlabel("spot $S_0$ (currency)")
+    right.set_ylabel(r"delta $\partial P / \partial S_0$ (per unit of spot)")
     right.set_title("Delta, float against int8")
     right.legend(fontsize=8)
     fig.tight_layout()
@@ -406,12 +417,12 @@ def service_load(rows: Sequence[dict]) -> plt.Figure:
         left.plot(windows, [r["requests_per_s"] for r in points], label=label, **style)
         right.plot(windows, [r["p99_ms"] for r in points], **style)
     for ax in (left, right):
-        ax.set_xlabel("batching window, ms (0: no batching)")
+        ax.set_xlabel("batching window (ms; 0: no batching)")
         ax.set_yscale("log")
         ax.grid(True, which="major", alpha=0.3)
-    left.set_ylabel("requests answered per second")
+    left.set_ylabel("requests answered per second (log scale)")
     left.set_title("Throughput")
-    right.set_ylabel("p99 latency, ms")
+    right.set_ylabel("p99 latency (ms, log scale)")
     right.axhline(50, color="black", lw=0.8, ls=":")
     right.set_title("Tail latency (dotted: the 50 ms target)")
     fig.legend(loc="lower center", ncol=min(len(keys), 3), fontsize=8, frameon=False)

@@ -18,6 +18,7 @@ import torch
 
 from .domain import BARRIER_FRACTION, COLUMN_INDEX
 from .greeks import curves
+from .plotting import QUANTITY_UNITS
 
 SPOTS = np.linspace(10.0, 200.0, 96)
 """The spot grid of every curve: the article's range, 10 to 200."""
@@ -60,8 +61,8 @@ def interactive_curves(model: torch.nn.Module, base: Sequence[float]):
             fig, ax = plt.subplots(figsize=(7, 3.6))
             ax.plot(curve["S0"], curve[v["quantity"]], color="tab:blue")
             ax.axvline(row[1], color="grey", ls=":", label="barrier")
-            ax.set_xlabel("spot S0")
-            ax.set_ylabel(v["quantity"])
+            ax.set_xlabel("spot S0 (currency)")
+            ax.set_ylabel(f"{v['quantity']} ({QUANTITY_UNITS[v['quantity']]})")
             ax.legend()
             plt.show()
 
@@ -130,7 +131,9 @@ def plotly_curves(
             {"active": 0, "steps": steps, "currentvalue": {"prefix": "case: "}, "pad": {"t": 40}}
         ],
     )
-    fig.update_xaxes(title_text="spot S0", row=3, col=1)
+    fig.update_xaxes(title_text="spot S0 (currency)", row=3, col=1)
+    for panel, quantity in enumerate(QUANTITIES, start=1):
+        fig.update_yaxes(title_text=QUANTITY_UNITS[quantity], row=panel, col=1)
     return fig
 
 
