@@ -35,11 +35,11 @@ book: $(STAMP)
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 
 # Both suites run even when the first fails, so one run reports every failure; the exit status
-# is non-zero if either failed.
+# is non-zero if either failed. Each lists its slowest tests: where CI's time goes.
 test: $(STAMP)
 	status=0; \
-	$(BIN)/python -m pytest tests -m "not pages" || status=1; \
-	$(BIN)/python -m pytest --nbval-lax chapters -p no:cacheprovider || status=1; \
+	$(BIN)/python -m pytest tests -m "not pages" --durations=15 || status=1; \
+	$(BIN)/python -m pytest --nbval-lax chapters -p no:cacheprovider --durations=15 || status=1; \
 	exit $$status
 
 pages: $(STAMP)
