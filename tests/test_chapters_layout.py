@@ -15,9 +15,14 @@ CODE_COLUMN = 88
 HIDDEN = {"remove-input", "remove-cell", "hide-input", "hide-cell"}
 
 
+def notebook_cells(path: Path) -> list[dict]:
+    """The cells of a stored notebook."""
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
 def shown_code_cells(path: Path) -> list[tuple[int, str]]:
     """``(index, source)`` of every code cell whose input the book shows."""
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    cells = notebook_cells(path)
     return [
         (k, "".join(c["source"]))
         for k, c in enumerate(cells)
@@ -40,7 +45,7 @@ def test_shown_code_fits_the_books_code_column(path):
 def test_code_in_the_prose_fits_the_books_code_column(path):
     """Fenced code blocks in Markdown cells (exercises' solutions, for one) are held to the
     same width as code cells."""
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    cells = notebook_cells(path)
     wide = []
     for k, cell in enumerate(cells):
         if cell["cell_type"] != "markdown":
@@ -70,7 +75,7 @@ def test_no_shown_cell_asserts(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_notebooks_are_stored_without_outputs(path):
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    cells = notebook_cells(path)
     code = [(k, c) for k, c in enumerate(cells) if c["cell_type"] == "code"]
     stored = [k for k, c in code if c.get("outputs") or c.get("execution_count")]
     assert not stored, f"cells with outputs: {stored}"
@@ -80,7 +85,7 @@ def test_notebooks_are_stored_without_outputs(path):
 def test_every_figure_has_a_caption(path):
     """A cell that draws with ``helpers.plotting`` or embeds a Plotly figure carries
     ``mystnb.figure.caption`` metadata: the book shows it under the figure."""
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    cells = notebook_cells(path)
     uncaptioned = [
         k
         for k, c in enumerate(cells)

@@ -7,6 +7,7 @@ Runs after ``make book`` (``make pages``); skipped where there is no built book 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import shutil
@@ -145,8 +146,6 @@ class Browser:
         return result["result"]["value"]
 
     async def screenshot(self, path: Path) -> None:
-        import base64
-
         shot = await self.call("Page.captureScreenshot", session=True, format="png",
                                captureBeyondViewport=True)  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
