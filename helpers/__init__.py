@@ -17,6 +17,9 @@ Modules, one job each:
 On a machine with no CUDA driver, importing ``helpers`` turns on Numba's CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``) unless the variable is already set, so the numba.cuda backend runs
 everywhere. Numba reads the variable once, when it is first imported: import ``helpers`` first.
+
+Importing ``helpers`` also points Numba's on-disk cache at a folder keyed on the kernels' source
+(``kernel_cache``): the kernels compile once, and every later process loads them.
 """
 
 import ctypes.util
@@ -26,3 +29,7 @@ __version__ = "0.1.0"
 
 if "NUMBA_ENABLE_CUDASIM" not in os.environ and ctypes.util.find_library("cuda") is None:
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+from .kernel_cache import use_kernel_cache  # noqa: E402  (after the simulator's variable)
+
+use_kernel_cache()

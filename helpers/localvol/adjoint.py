@@ -43,7 +43,7 @@ WIDTH = GROUPS * LANES
 """Paths swept side by side."""
 
 
-@njit(parallel=True)
+@njit(parallel=True, cache=True)
 def fill_normals(key0, key1, first_step, n_block, n_paths, m):
     """The normals of steps ``first_step ...`` for every path, shape ``(n_block, n_paths, m)``:
     pair ``i``'s normals of steps ``4 k ... 4 k + 3`` come from Philox counter
@@ -70,7 +70,7 @@ def step_normals(seed: int, first_step: int, n_block: int, n_paths: int, m: int)
     return fill_normals(*split_seed(seed), first_step, n_block, n_paths, m)
 
 
-@njit(parallel=True)
+@njit(parallel=True, cache=True)
 def _sweep(coef, start, spacing, chol, dt, forwards, weights, strike, discount, key0, key1,
            n_paths, gradient):  # fmt: skip
     n_steps, m, n_intervals, _ = coef.shape

@@ -47,6 +47,7 @@ from dataclasses import replace
 import numpy as np
 from numba import njit, prange
 
+from .jit import cached_njit
 from .normals import box_muller
 from .path import discounted_payoff
 from .philox import philox4x32_10
@@ -77,8 +78,8 @@ _U0 = np.uint64(0)
 # Called, not inlined at Numba's IR level: their loops and branches, inlined into the sweeps'
 # conditional blocks, trip a pedantic check of Numba's SSA pass (NumbaIRAssumptionWarning).
 # The scalar sweeps do not vectorise anyway; LLVM still inlines what it finds worth it.
-_philox = njit(philox4x32_10)
-_norm_ppf = njit(norm_ppf)
+_philox = njit(cache=True)(philox4x32_10)
+_norm_ppf = njit(cache=True)(norm_ppf)
 
 
 FAR = 12.0
@@ -118,7 +119,7 @@ def _input_adjoints(grad, weight, payoff, T, dt, sqrt_dt, B_bar, s_bar, c_bar, v
     grad[5] = -T * payoff
 
 
-@njit
+@njit(cache=True)
 def survival_path(x, T, n_steps, key0, key1, option, path, tape, grad, sweep):
     """Payoff and pathwise derivatives of one survival-conditioned path.
 
@@ -212,7 +213,7 @@ def _logistic(d):
     return 1.0 / (1.0 + math.exp(-d)) if d > 0.0 else math.exp(d) / (1.0 + math.exp(d))
 
 
-@njit
+@njit(cache=True)
 def smoothed_path(x, T, n_steps, key0, key1, option, path, width, tape, grad, sweep):
     """Payoff and pathwise derivatives of one plain path with a logistic knock-out.
 
@@ -266,7 +267,7 @@ def smoothed_path(x, T, n_steps, key0, key1, option, path, width, tape, grad, sw
     return payoff
 
 
-@njit
+@njit(cache=True)
 def _path(method, x, T, n_steps, key0, key1, option, path, width, tape, grad, sweep):
     if method == 0:
         return survival_path(x, T, n_steps, key0, key1, option, path, tape, grad, sweep)
@@ -319,8 +320,8 @@ def _moments(X, n_paths, n_steps, T, key0, key1, method, width, sweep, with_gamm
     return sums.sum(axis=1), sums_sq.sum(axis=1)
 
 
-_moments_parallel = njit(parallel=True)(_moments)
-_moments_serial = njit(_moments)
+_moments_parallel = cached_njit(_moments, "_moments_parallel", parallel=True)
+_moments_serial = cached_njit(_moments, "_moments_serial")
 _IMPORT_PID = os.getpid()
 
 CHUNK = 256
@@ -385,7 +386,7 @@ def price(
     )
 
 
-@njit
+@njit(cache=True)
 def _curve(X, method, n_steps, T, key0, key1, path, width):
     tape = np.empty((n_steps, TAPE_COLUMNS))
     grad = np.empty(6)

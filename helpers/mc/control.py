@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from .jit import cached_njit
 from .numba_backend import LANES, block_scratch, draw_normals, euler_steps
 from .path import discounted_excess
 from .philox import split_seed
@@ -102,8 +103,9 @@ def _sums(X, m1, ratio2, n_paths, n_steps, T, key0, key1, chunk):
     return parts.sum(axis=1)
 
 
-_sums_parallel = njit(parallel=True)(_sums)
-_sums_serial = njit(_sums)  # for processes forked after the parallel kernel ran (numba_backend)
+_sums_parallel = cached_njit(_sums, "_sums_parallel", parallel=True)
+# for processes forked after the parallel kernel ran (numba_backend)
+_sums_serial = cached_njit(_sums, "_sums_serial")
 
 
 def _moments(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ simulator executes it that way, and tests call it directly.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -30,3 +31,23 @@ def kernel_function(function: F) -> F:
         return function
 
     return register_jitable(function)
+
+
+def cached_njit(function: Callable, name: str, **options) -> Callable:
+    """``numba.njit(cache=True, **options)`` of a copy of ``function`` named ``name``.
+
+    Numba's on-disk cache (``helpers.kernel_cache``) keys a function's entries on its module
+    and qualified name, not on options such as ``parallel``: two compilations of one Python
+    function (a parallel and a serial kernel, say) would load each other's machine code. A copy
+    under its own name keeps their entries apart.
+    """
+    from numba import njit
+
+    copy = types.FunctionType(
+        function.__code__, function.__globals__, name, function.__defaults__,
+        function.__closure__,
+    )  # fmt: skip
+    copy.__qualname__ = name
+    copy.__doc__ = function.__doc__
+    copy.__module__ = function.__module__
+    return njit(cache=True, **options)(copy)

@@ -45,7 +45,7 @@ def _libm_box_muller(x0, x1):
     return radius * c, radius * sine
 
 
-@njit
+@njit(cache=True)
 def libm_normals(n_paths: int, n_steps: int) -> float:
     """Draws ``n_paths * n_steps`` normals one path at a time through libm; returns their sum."""
     acc = 0.0
@@ -59,7 +59,7 @@ def libm_normals(n_paths: int, n_steps: int) -> float:
     return acc
 
 
-@njit
+@njit(cache=True)
 def libm_payoffs(x: np.ndarray, n_paths: int, n_steps: int, T: float) -> float:
     """The former kernel: each path simulated alone with libm normals; returns the payoff sum.
 
@@ -91,7 +91,7 @@ def libm_payoffs(x: np.ndarray, n_paths: int, n_steps: int, T: float) -> float:
     return acc
 
 
-@njit
+@njit(cache=True)
 def block_philox(n_paths: int, n_steps: int) -> float:
     """Draws the Philox words of ``n_paths * n_steps`` normals ``LANES`` paths at a time."""
     words = np.empty((4, LANES), dtype=np.uint64)
@@ -108,7 +108,7 @@ def block_philox(n_paths: int, n_steps: int) -> float:
     return acc
 
 
-@njit
+@njit(cache=True)
 def block_normals(n_paths: int, n_steps: int) -> float:
     """Draws ``n_paths * n_steps`` normals ``LANES`` paths at a time; returns a checksum."""
     z = np.empty((4, LANES), dtype=np.float32)
@@ -120,7 +120,7 @@ def block_normals(n_paths: int, n_steps: int) -> float:
     return acc
 
 
-@njit
+@njit(cache=True)
 def block_steps(x: np.ndarray, n_paths: int, n_steps: int, T: float) -> float:
     """The block kernel's Euler steps, sums and knock-out masks on normals drawn once.
 

@@ -30,6 +30,7 @@ import os
 import numpy as np
 from numba import njit, prange
 
+from .jit import cached_njit
 from .normals import box_muller
 from .path import discounted_excess, euler_step
 from .philox import philox4x32_10, split_seed
@@ -137,8 +138,8 @@ def _moments(X, n_paths, n_steps, T, key0, key1, chunk):
     return sums.sum(axis=1), sums_sq.sum(axis=1)
 
 
-_moments_parallel = njit(parallel=True)(_moments)
-_moments_serial = njit(_moments)
+_moments_parallel = cached_njit(_moments, "_moments_parallel", parallel=True)
+_moments_serial = cached_njit(_moments, "_moments_serial")
 
 
 def price(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int) -> MCResult:

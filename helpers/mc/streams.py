@@ -18,7 +18,7 @@ from .philox import philox4x32_10, split_seed
 TWO_POW_M32 = 2.0**-32
 
 
-@njit(parallel=True)
+@njit(parallel=True, cache=True)
 def _fill(out, key0, key1, as_normals):
     n_options, n_paths, n_steps = out.shape
     for work in prange(n_options * n_paths):
