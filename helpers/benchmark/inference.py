@@ -36,46 +36,21 @@ def bump_and_revalue_batch(X: np.ndarray, fraction: float = GREEKS_BUMP) -> np.n
     return np.maximum(rows, 0.0).reshape(-1, 6)
 
 
-def time_inference(
-    sizes: config.Sizes,
-    batches: tuple[int, ...] = (1, 1_000, 1_000_000),
-    *,
-    mc_options: int = 64,
-    greeks_options: int | None = None,
-) -> dict:
-    """The shipped network against Monte Carlo at equal accuracy (Chapter 7).
+def network_rates(model, X: np.ndarray, batches: tuple[int, ...]) -> dict[str, float]:
+    """Options per second of the network on batches of each size in ``batches``.
 
-    Monte Carlo gets the number of paths whose standard error equals the network's test MAE,
-    ``(payoff standard deviation / MAE)^2``, the payoff's standard deviation taken from the test
-    set's own labels; both price the same options from the test set. The network runs on
-    ``helpers.data.default_device()`` (synchronised before the clock stops on CUDA); a network
-    batch is timed best of 3 after a warm-up (best of 1 from 100,000 options), Monte Carlo once
-    after a small warm-up call that compiles its kernel.
-
-    Bump-and-revalue Greeks are timed for real: ``bump_and_revalue_batch`` (13 rows per option)
-    of the first ``greeks_options`` test options (default 64 on a GPU, 2 on a CPU), priced in
-    one ``price_options`` call at the matched paths.
+    Each batch is drawn with replacement from ``X`` (shape ``(n, 6)``, seed 0) and put on the
+    model's device first, so transfers are not timed; a batch is timed best of 3 after a warm-up
+    (best of 1 from 100,000 options), the device synchronised before the clock stops on CUDA.
 
     Returns:
-        A JSON-ready dictionary: ``device``, ``mae``, ``matched_paths``, the network's options per
-        second by batch, Monte Carlo's, the speed-up, and the Greeks rates of both.
+        ``{str(batch): options per second}`` in the order of ``batches``.
     """
     import torch
 
-    from .. import greeks, pretrain, pricing
-    from ..data import default_device
-    from ..model import DATA_DIR, load_pretrained
-
-    device = default_device()
-    model = load_pretrained(device)
-    X, mc_price, mc_stderr = pretrain.load_test_set(DATA_DIR)
-    mae = float(np.abs(pricing.price(model, X) - mc_price).mean())
-    test_paths = json.loads((DATA_DIR / "test_options.json").read_text())["paths"]
-    payoff_std = float(np.sqrt(np.mean(mc_stderr**2 * test_paths)))
-    matched_paths = max(16, int((payoff_std / mae) ** 2))
+    device = next(model.parameters()).device
     rng = np.random.default_rng(0)
-    result = {"device": str(device), "mae": mae, "matched_paths": matched_paths,
-              "network_options_per_second": {}}  # fmt: skip
+    rates = {}
     for batch in batches:
         x = torch.as_tensor(X[rng.integers(0, len(X), batch)], dtype=torch.float32, device=device)
 
@@ -85,8 +60,60 @@ def time_inference(
             if device.type == "cuda":
                 torch.cuda.synchronize()
 
-        seconds = best_seconds(run, 3 if batch < 100_000 else 1)
-        result["network_options_per_second"][str(batch)] = batch / seconds
+        rates[str(batch)] = batch / best_seconds(run, 3 if batch < 100_000 else 1)
+    return rates
+
+
+def equal_accuracy_paths(model) -> tuple[float, int]:
+    """The network's mean absolute error on the shipped test set, and the Monte Carlo paths per
+    option whose standard error equals it: ``(payoff standard deviation / MAE)^2``, at least
+    16, the payoff's standard deviation taken from the test set's own labels.
+
+    Returns:
+        ``(mae, paths)``: the MAE in currency units and the matching paths per option.
+    """
+    from .. import pretrain, pricing
+    from ..model import DATA_DIR
+
+    X, mc_price, mc_stderr = pretrain.load_test_set(DATA_DIR)
+    mae = float(np.abs(pricing.price(model, X) - mc_price).mean())
+    test_paths = json.loads((DATA_DIR / "test_options.json").read_text())["paths"]
+    payoff_std = float(np.sqrt(np.mean(mc_stderr**2 * test_paths)))
+    return mae, max(16, int((payoff_std / mae) ** 2))
+
+
+def time_inference(
+    sizes: config.Sizes,
+    batches: tuple[int, ...] = (1, 1_000, 1_000_000),
+    *,
+    mc_options: int = 64,
+    greeks_options: int | None = None,
+) -> dict:
+    """The shipped network against Monte Carlo at equal accuracy (Chapter 7).
+
+    Monte Carlo gets the number of paths whose standard error equals the network's test MAE
+    (``equal_accuracy_paths``); both price the same options from the test set. The network runs on
+    ``helpers.data.default_device()``, timed by ``network_rates``; Monte Carlo once after a
+    small warm-up call that compiles its kernel.
+
+    Bump-and-revalue Greeks are timed for real: ``bump_and_revalue_batch`` (13 rows per option)
+    of the first ``greeks_options`` test options (default 64 on a GPU, 2 on a CPU), priced in
+    one ``price_options`` call at the matched paths.
+
+    Returns:
+        A JSON-ready dictionary: ``device``, ``mae``, ``matched_paths``, the network's options per
+        second by batch, Monte Carlo's, the speed-up, and the Greeks rates of both.
+    """
+    from .. import greeks, pretrain
+    from ..data import default_device
+    from ..model import DATA_DIR, load_pretrained
+
+    device = default_device()
+    model = load_pretrained(device)
+    X = pretrain.load_test_set(DATA_DIR)[0]
+    mae, matched_paths = equal_accuracy_paths(model)
+    result = {"device": str(device), "mae": mae, "matched_paths": matched_paths,
+              "network_options_per_second": network_rates(model, X, batches)}  # fmt: skip
     sample = X[:mc_options]
     price_options(sample[:1], 16, seed=3, backend=sizes.backend)  # compiles, loads the kernel
     mc_seconds = best_seconds(

@@ -158,11 +158,28 @@ def candidates(
             path = quantize_onnx(qat_path, folder / f"qat.{variant}.onnx", variant)
             out.append(_ort_candidate("QAT, " + ORT_LABELS[variant], path, threads))
     if gpu if gpu is not None else torch.cuda.is_available():
-        cuda = copy.deepcopy(model).cuda()
-        out.append(Candidate("PyTorch float32 CUDA", lambda X: torch_price(cuda, X), None))
-        for dtype in (torch.float16, torch.bfloat16):
-            name = f"PyTorch {str(dtype).replace('torch.', '')} CUDA autocast"
-            out.append(Candidate(name, autocast_price(cuda, dtype), None))
+        out += device_candidates(model, "cuda")
+    return out
+
+
+def device_candidates(model: nn.Module, device: str = "cuda") -> list[Candidate]:
+    """PyTorch in float32, then under float16 and bfloat16 autocast, on a copy of ``model`` on
+    ``device``: the GPU rows of ``candidates`` (named ``PyTorch float32 CUDA`` and so on), with
+    no ONNX file, so that ``make gpu-check`` measures them where ONNX is missing.
+
+    Args:
+        model: a float pricer (left where it is).
+        device: ``"cuda"``, or ``"cpu"`` for ``make gpu-check``'s dry run.
+
+    Returns:
+        Three ``Candidate``: float32 first (``compare``'s baseline), then float16 and bfloat16.
+    """
+    label = "CUDA" if torch.device(device).type == "cuda" else str(device).upper()
+    moved = copy.deepcopy(model).float().eval().to(device)
+    out = [Candidate(f"PyTorch float32 {label}", lambda X: torch_price(moved, X), None)]
+    for dtype in (torch.float16, torch.bfloat16):
+        name = f"PyTorch {str(dtype).replace('torch.', '')} {label} autocast"
+        out.append(Candidate(name, autocast_price(moved, dtype), None))
     return out
 
 
