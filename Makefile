@@ -2,11 +2,15 @@
 # it creates .venv and installs this package with the extras it needs.
 #
 #   make book    execute every chapter and build the HTML book in _build/html
-#   make test    pytest over tests/ and nbval over every chapter
+#   make test    make lint, pytest over tests/ and nbval over every chapter (test sizes), timed
+#   make coverage  line coverage of helpers/ by pytest
 #   make bench   measure the backends and write bench/results.md and bench/results.json
 #   make pages   open every page of the built book in headless Chromium at 1280 px: no sideways
 #                scrolling, no traceback, every image loaded; screenshots in _build/screenshots
 #   make lint    ruff check and format check
+#   make gpu-check  on a CUDA GPU, the gpu-marked tests and the GPU measurements (make bench's,
+#                the chapters') in at most 4 minutes, into bench/gpu.md; without a GPU it says
+#                so and exits 0; DRY_RUN=1 runs the same steps on the CPU at tiny sizes
 
 PYTHON ?= python3
 VENV   := .venv
@@ -20,7 +24,7 @@ EXTRAS  := book,test$(if $(HAS_GPU),$(comma)gpu)
 # default (CUDA) build of the same release.
 TORCH   := torch==2.13.0
 
-.PHONY: book test pages bench lint clean pretrained experiments
+.PHONY: book test coverage pages bench lint clean pretrained experiments gpu-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,13 +38,31 @@ book: $(STAMP)
 	@echo
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 
-# Both suites run even when the first fails, so one run reports every failure; the exit status
-# is non-zero if either failed. Each lists its slowest tests: where CI's time goes.
-test: $(STAMP)
-	status=0; \
-	$(BIN)/python -m pytest tests -m "not pages" --durations=15 || status=1; \
-	$(BIN)/python -m pytest --nbval-lax chapters -p no:cacheprovider --durations=15 || status=1; \
+# make test: the set-up, make lint, pytest over tests/ and nbval over every chapter, each timed;
+# it ends with each step's wall time and the total. Every step runs even when one fails, so one
+# run reports every failure; the exit status is non-zero if any failed. Budget: 15 minutes on a
+# fresh clone of a 2-core machine. The chapters run at the test profile's sizes
+# (COURSE_SIZES=test, helpers.config); make book runs them at the book's. Both suites spread
+# over the cores with pytest-xdist (a notebook's cells stay together on one worker) and list
+# their slowest tests: where the time goes.
+WORKERS ?= 2
+PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider -n $(WORKERS)
+test:
+	@start=$$(date +%s); status=0; times=""; \
+	step() { name=$$1; shift; t0=$$(date +%s); "$$@" || status=1; \
+		times="$$times$$(printf '  %-8s %5d s' "$$name" $$(( $$(date +%s) - t0 )))\n"; }; \
+	step set-up $(MAKE) --no-print-directory $(STAMP); \
+	step lint $(MAKE) --no-print-directory lint; \
+	step pytest $(PYTEST) tests -m "not pages" --dist loadgroup --durations=15; \
+	step nbval env COURSE_SIZES=test $(PYTEST) --nbval-lax chapters --dist loadfile \
+		--durations=15; \
+	printf "\nmake test, wall time per step:\n$$times"; \
+	printf '  %-8s %5d s\n' total $$(( $$(date +%s) - start )); \
 	exit $$status
+
+# Line coverage of helpers/ by pytest (not the chapters): the figure issue reviews compare.
+coverage: $(STAMP)
+	$(PYTEST) tests -m "not pages" --dist loadgroup -q --cov=helpers --cov-report=term:skip-covered
 
 pages: $(STAMP)
 	$(BIN)/python -m pytest -q -m pages tests/test_pages.py
@@ -55,6 +77,7 @@ bench: $(STAMP)
 # What make book and make test leave behind; .venv and the shipped data stay.
 clean:
 	rm -rf _build .pytest_cache chapters/work chapters/checkpoints chapters/datasets
+	rm -rf $${XDG_CACHE_HOME:-$$HOME/.cache}/gpu-exotics-course  # compiled kernels (kernel_cache)
 
 # The shipped pricer and its held-out test set (data/README.md): about 50 minutes on 2 CPU cores.
 # One thread for the training: the same command then makes the same bytes.
@@ -106,3 +129,26 @@ experiments: $(STAMP)
 	mkdir -p data/full_size/article_recipe && $(BIN)/python -m helpers.pretrain model \
 		--data datasets/pretrain --out data/full_size/article_recipe --test data --epochs 150 \
 		--hidden 256 --batch 2048 --lr 1e-3 1e-6
+
+# make gpu-check (helpers/gpu_check) runs on the GPU machine as it is: no network, no .venv, its
+# own python3 with torch, CuPy and pytest but no Ignite, Dask, QuantLib or FastAPI. So it does
+# not depend on $(STAMP): it runs GPU_PYTHON (.venv's where there is one, else python3) with
+# PYTHONPATH=., after installing the pure-Python wheels in GPU_WHEELS, if any, into a temporary
+# folder (no index, no dependencies). Fill that folder where there is a network:
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#       -d .gpu-wheels pytorch-ignite==0.5.5
+# Steps that need a library still missing are skipped with a line saying so. DRY_RUN=1 hides
+# any GPU and writes _build/gpu-dry-run.md, never the GPU's figures in bench/gpu.md.
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+GPU_WHEELS ?= .gpu-wheels
+GPU_SITE   := $(if $(wildcard $(GPU_WHEELS)/*.whl),$(or $(TMPDIR),/tmp)/gpu-check-site)
+
+gpu-check:
+ifneq ($(GPU_SITE),)
+	rm -rf $(GPU_SITE)
+	$(GPU_PYTHON) -m pip install --quiet --no-index --no-deps --no-compile \
+		--target $(GPU_SITE) $(GPU_WHEELS)/*.whl
+endif
+	$(if $(DRY_RUN),CUDA_VISIBLE_DEVICES=) PYTHONPATH=.$(if $(GPU_SITE),:$(GPU_SITE)) \
+		$(GPU_PYTHON) -m helpers.gpu_check \
+		$(if $(DRY_RUN),--dry-run --out _build/gpu-dry-run.md,--out bench/gpu.md)

@@ -1,15 +1,23 @@
 """The machine a chapter runs on, and the one place that decides the sizes it runs at.
 
-A GPU JupyterHub gets the article's sizes; a laptop or CI (no CUDA GPU) gets sizes small enough
-for a chapter to run in about two minutes on two cores. Set ``COURSE_SIZES=gpu`` or ``cpu`` in the
+A GPU JupyterHub gets the article's sizes; a laptop (no CUDA GPU) gets sizes small enough for a
+chapter to run in about two minutes on two cores. Set ``COURSE_SIZES=gpu`` or ``cpu`` in the
 environment to override the choice (for example to try the article's sizes on a big CPU).
+
+``COURSE_SIZES=test`` is the test suite's profile (``make test`` runs the chapters with it; ``make
+book`` never does): every chapter still runs end to end and every guard in it still runs, on
+fewer paths, options and steps. A statistical guard states its tolerance in standard errors, so
+it holds at both sizes; at test sizes the standard errors are larger, so there it catches only
+larger biases (with a quarter of the paths, a bias must be about twice as large to fail the
+same guard). What only the book's sizes can show (a learned pricer's accuracy after a full
+training run, a speed ratio) is checked by ``make book`` and ``make bench``.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,7 +34,7 @@ class Sizes:
     """How much work each chapter does on this machine.
 
     Attributes:
-        profile: ``"gpu"`` (the article's sizes) or ``"cpu"``.
+        profile: ``"gpu"`` (the article's sizes), ``"cpu"`` or ``"test"`` (the test suite's).
         backend: the Monte Carlo backend the chapters use (``"cupy"`` or ``"numba"``).
         example_paths: paths per option for the article's two-option example (article: 2,048,000).
         validation_paths: paths of our price in the QuantLib cross-check of Chapter 1.
@@ -55,6 +63,10 @@ class Sizes:
         fd_paths: Monte Carlo paths per price in Chapter 7's finite-difference Greeks.
         fd_replications: independent replications of each finite difference.
         inference_batch: the largest batch the network prices in Chapter 7's timing.
+        inference_mc_options: options Monte Carlo prices, at the paths that match the network's
+            accuracy, in Chapter 7's timing (its rate is per option: fewer options time the
+            same rate, less precisely); inference_greeks_options: options whose
+            bump-and-revalue Greeks (13 prices each at those paths) are timed there.
         adjoint_paths: paths per option of Chapter 8's adjoint Greeks (the smooth estimators
             run on the CPU's ``numba`` backend on every machine for now).
         autograd_paths: paths per option of Chapter 8's torch autograd reference (it holds
@@ -67,6 +79,8 @@ class Sizes:
         basket_paths: paths of Chapter 10's FX basket (NAG's 10,000 on a CPU; the torch engine
             on the GPU takes more); basket_device: where its torch engine runs.
         basket_fd_paths: paths of each finite difference that checks its gradient.
+        basket_timing_paths, basket_timing_repeats: paths (NAG's 10,000) and best-of repeats
+            of Chapter 10's timing of the price, the hand adjoint and autograd.
         qat_options: options (Sobol points, labelled by the float pricer) of Chapter 11's
             quantization-aware fine-tuning, one epoch.
         service_requests: requests per point of Chapter 12's load test.
@@ -103,6 +117,8 @@ class Sizes:
     fd_paths: int
     fd_replications: int
     inference_batch: int
+    inference_mc_options: int = 64
+    inference_greeks_options: int = 2
     adjoint_paths: int = 20_000
     autograd_paths: int = 1_000
     differential_options: int = 8_192
@@ -112,6 +128,8 @@ class Sizes:
     basket_paths: int = 10_000
     basket_device: str = "cpu"
     basket_fd_paths: int = 4_000
+    basket_timing_paths: int = 10_000
+    basket_timing_repeats: int = 3
     qat_options: int = 65_536
     service_requests: int = 400
     sweep_options: int = 4_096
@@ -148,6 +166,8 @@ GPU_SIZES = Sizes(
     fd_paths=500_000,
     fd_replications=20,
     inference_batch=1_000_000,
+    inference_mc_options=8,
+    inference_greeks_options=2,
     adjoint_paths=200_000,
     autograd_paths=4_000,
     differential_options=65_536,
@@ -196,21 +216,68 @@ CPU_SIZES = Sizes(
 )
 
 
+TEST_SIZES = replace(
+    CPU_SIZES,
+    profile="test",
+    example_paths=512_000,
+    validation_paths=100_000,
+    quantlib_paths=20_000,
+    throughput_options=16,
+    dataset_paths=2_000,
+    hidden=256,
+    train_items=60,
+    val_items=2,
+    val_paths=1_024,
+    amp_steps=20,
+    ddp_items=10,
+    shards=6,
+    options_per_shard=512,
+    shard_paths=128,
+    file_epochs=2,
+    fd_paths=5_000,
+    fd_replications=8,
+    inference_batch=20_000,
+    inference_mc_options=2,
+    inference_greeks_options=1,
+    adjoint_paths=5_000,
+    autograd_paths=500,
+    differential_options=2_048,
+    differential_steps=250,
+    reference_greeks_paths=131_072,
+    basket_paths=4_000,
+    basket_fd_paths=2_000,
+    basket_timing_paths=2_000,
+    basket_timing_repeats=1,
+    qat_options=8_192,
+    service_requests=200,
+    sweep_options=1_024,
+    sweep_steps=250,
+)
+"""The test suite's sizes (``COURSE_SIZES=test``): ``CPU_SIZES`` with fewer paths, options and
+steps, so that ``make test`` executes all twelve chapters on two cores in minutes."""
+
+PROFILES = {"gpu": GPU_SIZES, "cpu": CPU_SIZES, "test": TEST_SIZES}
+"""The profiles ``COURSE_SIZES`` may name."""
+
+
 def sizes() -> Sizes:
-    """The sizes for this machine: ``GPU_SIZES`` with a usable CUDA GPU, else ``CPU_SIZES``.
+    """The sizes for this machine: ``GPU_SIZES`` with a usable CUDA GPU, else ``CPU_SIZES``;
+    ``COURSE_SIZES`` (``gpu``, ``cpu`` or ``test``) overrides the choice.
 
     Raises:
-        ValueError: if ``COURSE_SIZES`` is set to something other than ``gpu`` or ``cpu``.
+        ValueError: if ``COURSE_SIZES`` names no profile.
     """
     forced = os.environ.get("COURSE_SIZES", "").strip().lower()
-    if forced not in ("", "gpu", "cpu"):
-        raise ValueError(f"COURSE_SIZES must be 'gpu' or 'cpu', got {forced!r}")
-    if forced == "gpu" or (not forced and gpu_available()):
+    if forced and forced not in PROFILES:
+        raise ValueError(f"COURSE_SIZES must be one of {sorted(PROFILES)}, got {forced!r}")
+    if forced:
+        chosen = PROFILES[forced]
+    elif gpu_available():
         chosen = GPU_SIZES
     else:
         chosen = CPU_SIZES
     if chosen.backend == "cupy" and not gpu_available():
-        return Sizes(**{**chosen.__dict__, "backend": "numba"})
+        return replace(chosen, backend="numba")
     return chosen
 
 

@@ -53,9 +53,23 @@ def test_sizes_follow_the_machine_and_can_be_forced(monkeypatch):
     gpu = config.sizes()
     assert gpu.profile == "gpu" and gpu.example_paths == 2_048_000
     assert gpu.backend == ("cupy" if config.gpu_available() else "numba")
+    monkeypatch.setenv("COURSE_SIZES", "test")
+    assert config.sizes() == config.TEST_SIZES
     monkeypatch.setenv("COURSE_SIZES", "huge")
     with pytest.raises(ValueError, match="COURSE_SIZES"):
         config.sizes()
+
+
+def test_test_profile_only_shrinks_the_cpu_sizes():
+    # The test profile may do less work than the book's CPU sizes, never more, and keeps the
+    # learning-rate schedule and the backend: it is the same chapter on fewer paths.
+    cpu, test = config.CPU_SIZES.__dict__, config.TEST_SIZES.__dict__
+    numbers = [name for name, value in cpu.items() if isinstance(value, int | float)]
+    assert all(test[name] <= cpu[name] for name in numbers), [
+        name for name in numbers if test[name] > cpu[name]
+    ]
+    assert test["lr_start"] == cpu["lr_start"] and test["backend"] == cpu["backend"]
+    assert sum(test[name] < cpu[name] for name in numbers) >= 20
 
 
 def test_machine_description_names_cpu_and_gpu():
