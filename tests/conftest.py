@@ -8,6 +8,8 @@ import pytest
 import helpers  # noqa: F401  (sets NUMBA_ENABLE_CUDASIM before numba is imported)
 from helpers.mc import cupy_backend
 
+pytest_plugins = ["pytester"]  # tests/test_gpu_check.py runs its pytest plugin in-process
+
 
 def pytest_collection_modifyitems(config, items):
     if cupy_backend.is_usable():

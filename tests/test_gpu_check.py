@@ -35,10 +35,13 @@ def sections(report: str) -> dict[str, list[str]]:
     return found
 
 
-def test_dry_run_reports_every_step_with_figures_or_a_skip_line(tmp_path):
+def test_dry_run_reports_every_step_with_figures_or_a_skip_line(tmp_path, capsys):
     out = tmp_path / "gpu.md"
-    done = gpu_check("--dry-run", "--out", str(out), timeout=240)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    if runner.gpu_present():  # hide the GPU in a child process: the dry run is the CPU's
+        done = gpu_check("--dry-run", "--out", str(out), timeout=240)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    else:  # in this process, so that pytest's coverage of helpers counts its lines
+        assert main(["--dry-run", "--out", str(out)]) == 0, capsys.readouterr().err[-3000:]
     report = out.read_text(encoding="utf-8")
     assert "| device | cpu (dry run) |" in report
     assert re.search(r"Measured \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 \(UTC\)", report)
@@ -127,46 +130,33 @@ def test_steps_past_the_budget_are_skipped_with_a_line():
     assert result.verdict.startswith("skipped: the check's")
 
 
-def test_plugin_reports_a_missing_library_as_a_skip_and_a_broken_import_as_a_failure(tmp_path):
-    (tmp_path / "test_needs.py").write_text(
-        "import pytest\n\n\n"
-        "@pytest.fixture\n"
-        "def lib():\n"
-        "    import not_a_library_fixture  # noqa\n\n\n"
-        "def test_body():\n"
-        "    import not_a_library_body  # noqa\n\n\n"
-        "def test_fixture(lib):\n"
-        "    pass\n\n\n"
-        "def test_own_bug():\n"
-        "    import helpers.no_such_module  # noqa\n\n\n"
-        "def test_passes():\n"
-        "    pass\n"
+def test_plugin_reports_a_missing_library_as_a_skip_and_a_broken_import_as_a_failure(
+    pytester,
+):
+    pytester.makepyfile(
+        test_needs=(
+            "import pytest\n\n\n"
+            "@pytest.fixture\n"
+            "def lib():\n"
+            "    import not_a_library_fixture  # noqa\n\n\n"
+            "def test_body():\n"
+            "    import not_a_library_body  # noqa\n\n\n"
+            "def test_fixture(lib):\n"
+            "    pass\n\n\n"
+            "def test_own_bug():\n"
+            "    import helpers.no_such_module  # noqa\n\n\n"
+            "def test_passes():\n"
+            "    pass\n"
+        ),
+        test_module_needs="import not_a_library_module  # noqa\n\n\ndef test_x():\n    pass\n",
     )
-    (tmp_path / "test_module_needs.py").write_text(
-        "import not_a_library_module  # noqa\n\n\ndef test_x():\n    pass\n"
-    )
-    env = os.environ | {
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-ra",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "helpers.gpu_check.plugin",
+    # In this process (pytester), so that pytest's coverage of helpers counts the plugin.
+    done = pytester.runpytest_inprocess(
+        "-ra", "-p", "no:cacheprovider", "-p", "helpers.gpu_check.plugin",
         "--continue-on-collection-errors",
-        ".",
-    ]
-    done = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output
-    assert "1 failed, 1 passed, 3 skipped" in output
+    )  # fmt: skip
+    output = done.stdout.str()
+    done.assert_outcomes(failed=1, passed=1, skipped=3)
     for name in ("not_a_library_module", "not_a_library_body", "not_a_library_fixture"):
         assert f"needs {name}" in output
     assert "FAILED test_needs.py::test_own_bug" in output
