@@ -60,7 +60,7 @@ test:
 	printf '  %-8s %5d s\n' total $$(( $$(date +%s) - start )); \
 	exit $$status
 
-# Line coverage of helpers/ by pytest (not the chapters): the figure issue reviews compare.
+# Line coverage of helpers/ by pytest (not the chapters): a change must not lower it.
 coverage: $(STAMP)
 	$(PYTEST) tests -m "not pages" --dist loadgroup -q --cov=helpers --cov-report=term:skip-covered
 
