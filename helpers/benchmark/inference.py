@@ -86,7 +86,7 @@ def time_inference(
     sizes: config.Sizes,
     batches: tuple[int, ...] = (1, 1_000, 1_000_000),
     *,
-    mc_options: int = 64,
+    mc_options: int | None = None,
     greeks_options: int | None = None,
 ) -> dict:
     """The shipped network against Monte Carlo at equal accuracy (Chapter 7).
@@ -96,9 +96,11 @@ def time_inference(
     ``helpers.data.default_device()``, timed by ``network_rates``; Monte Carlo once after a
     small warm-up call that compiles its kernel.
 
-    Bump-and-revalue Greeks are timed for real: ``bump_and_revalue_batch`` (13 rows per option)
-    of the first ``greeks_options`` test options (default 64 on a GPU, 2 on a CPU), priced in
-    one ``price_options`` call at the matched paths.
+    Monte Carlo prices the first ``mc_options`` test options (default
+    ``sizes.inference_mc_options``). Bump-and-revalue Greeks are timed for real:
+    ``bump_and_revalue_batch`` (13 rows per option) of the first ``greeks_options`` test options
+    (default ``sizes.inference_greeks_options``), priced in one ``price_options`` call at the
+    matched paths.
 
     Returns:
         A JSON-ready dictionary: ``device``, ``mae``, ``matched_paths``, the network's options per
@@ -114,6 +116,10 @@ def time_inference(
     mae, matched_paths = equal_accuracy_paths(model)
     result = {"device": str(device), "mae": mae, "matched_paths": matched_paths,
               "network_options_per_second": network_rates(model, X, batches)}  # fmt: skip
+    if mc_options is None:
+        mc_options = sizes.inference_mc_options
+    if greeks_options is None:
+        greeks_options = sizes.inference_greeks_options
     sample = X[:mc_options]
     price_options(sample[:1], 16, seed=3, backend=sizes.backend)  # compiles, loads the kernel
     mc_seconds = best_seconds(
@@ -125,8 +131,6 @@ def time_inference(
     )
     greeks_seconds = best_seconds(lambda: greeks.greeks(model, X), 3)
     result["network_greeks_options_per_second"] = len(X) / greeks_seconds
-    if greeks_options is None:
-        greeks_options = 64 if device.type == "cuda" else 2
     bumped = bump_and_revalue_batch(X[:greeks_options])
     bump_seconds = best_seconds(
         lambda: price_options(bumped, matched_paths, seed=3, backend=sizes.backend), 1, False
