@@ -7,7 +7,7 @@
 #   make bench   measure the backends and write bench/results.md and bench/results.json
 #   make pages   open every page of the built book in headless Chromium at 1280 px: no sideways
 #                scrolling, no traceback, every image loaded; screenshots in _build/screenshots
-#   make lint    ruff check and format check
+#   make lint    ruff check and format check; import-linter: the package's layers
 #   make gpu-check  on a CUDA GPU, the gpu-marked tests and the GPU measurements (make bench's,
 #                the chapters') in at most 4 minutes, into bench/gpu.md; without a GPU it says
 #                so and exits 0; DRY_RUN=1 runs the same steps on the CPU at tiny sizes
@@ -70,6 +70,7 @@ pages: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests chapters
 	$(BIN)/ruff format --check helpers tests chapters
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python -m helpers.benchmark --out bench
@@ -97,9 +98,9 @@ pretrained: $(STAMP)
 # Chapter 9's ablation, learning curves and six full-size pricers beside the shipped one
 # (data/README.md): about seven hours on 2 CPU cores.
 experiments: $(STAMP)
-	$(BIN)/python -m helpers.ablation ablation --out data/ablation.json
-	$(BIN)/python -m helpers.ablation curves --out data/curves.json
-	$(BIN)/python -m helpers.ablation residual-curves --out data/residual_curves.json
+	$(BIN)/python -m helpers.training.ablation ablation --out data/ablation.json
+	$(BIN)/python -m helpers.training.ablation curves --out data/curves.json
+	$(BIN)/python -m helpers.training.ablation residual-curves --out data/residual_curves.json
 	$(BIN)/python -m helpers.datagen --out datasets/pretrain-greeks --shards 64 \
 		--options-per-shard 16384 --paths 128 --seed 2025 --workers 2 --greeks --sobol
 	for weight in 0.0 1.0; do \

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-QUANTITY_UNITS = {"price": "currency", "delta": "per unit of spot", "gamma": "1 / currency"}
-"""Units of the option's price and its spot derivatives, for axis labels (prices, strikes,
-barriers and spots are all in one currency, so delta has none)."""
+from .core.domain import QUANTITY_UNITS
 
 
 def _bars(
@@ -214,7 +212,7 @@ def sampling_points(samples: dict[str, np.ndarray], columns: tuple[int, int],
 
     Args:
         samples: option batches by scheme name, each of shape ``(n, 6)``.
-        columns: the two columns shown (indices into ``helpers.domain.COLUMNS``).
+        columns: the two columns shown (indices into ``helpers.core.domain.COLUMNS``).
         labels: their axis labels.
     """
     fig, axes = plt.subplots(1, len(samples), figsize=(3.6 * len(samples), 3.6), sharey=True)
@@ -332,7 +330,8 @@ def vega_heatmaps(
 def accuracy_and_speed(
     rows: Sequence[dict], batch: int, *, goal_speedup: float, goal_mae_change: float
 ) -> plt.Figure:
-    """Two panels, one bar per way of running the pricer (``helpers.export.compare``'s rows,
+    """Two panels, one bar per way of running the pricer (``helpers.inference.export.compare``'s
+    rows,
     the first the baseline): the test MAE (log scale) with the goal's ceiling (the baseline's
     MAE plus ``goal_mae_change``), and the speed-up at one batch size over the baseline with
     the goal's floor (``goal_speedup``), each goal a dashed line. Float ways in blue, int8
@@ -400,7 +399,7 @@ def quantized_delta(
 def service_load(rows: Sequence[dict]) -> plt.Figure:
     """Requests per second and p99 latency against the batching window: colour by
     concurrency, line style by endpoint, one legend under both panels
-    (``helpers.serve.measure.window_sweep``'s rows)."""
+    (``helpers.inference.service.measure.window_sweep``'s rows)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
     styles = {"price": "-", "greeks": "--", "implied-vol": ":"}
     concurrencies = sorted({r["concurrency"] for r in rows})

@@ -1,4 +1,4 @@
-"""helpers.ablation: Chapter 9's experiment suites and how the learning curves are read."""
+"""helpers.training.ablation: Chapter 9's experiment suites and how the learning curves are read."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from helpers import ablation
+from helpers.training import ablation
 
 
 def test_each_ablation_row_changes_the_base_recipe_and_names_are_unique():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from helpers.domain import COLUMNS
+from helpers.core.domain import COLUMNS
 from helpers.mc import adjoint, autograd, price_options
 from helpers.mc.philox import split_seed
 

@@ -1,4 +1,5 @@
-"""helpers.baseline: the Euler average's exact moments, Levy's closed form, the residual pricer."""
+"""helpers.mc.moments: the Euler average's exact moments, Levy's closed form, the residual
+pricer."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.baseline import ResidualPricer, average_moments, levy_price
-from helpers.domain import sample_options
+from helpers.core.domain import sample_options
 from helpers.mc import price_options
+from helpers.mc.moments import average_moments, levy_price
+from helpers.networks.residual import ResidualPricer
 
 
 def brute_force_moments(S0: float, sigma: float, mu: float, T: float, n: int):

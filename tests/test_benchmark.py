@@ -7,12 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from helpers import benchmark, config
+from helpers import benchmark
 from helpers.benchmark import data, differential, inference, mc
-from helpers.export import benchmark as quantized
+from helpers.core import config
+from helpers.inference.export import benchmark as quantized
+from helpers.inference.service import benchmark as service
 from helpers.localvol import timing
+from helpers.mc.bumps import bump_and_revalue_batch
 from helpers.mc.cupy_backend import normals_buffer_bytes
-from helpers.serve import benchmark as service
 
 
 def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
@@ -140,7 +142,7 @@ def test_cupy_article_batch_shrinks_until_its_normals_fit_in_half_the_free_memor
 
 def test_bump_and_revalue_batch_has_13_rows_per_option_with_central_bumps():
     X = np.array([[110.0, 0.0, 120.0, 0.35, 0.1, 0.05], [50.0, 10.0, 60.0, 0.2, 0.0, 0.1]])
-    rows = inference.bump_and_revalue_batch(X)
+    rows = bump_and_revalue_batch(X)
     assert rows.shape == (26, 6) and (rows >= 0).all()
     np.testing.assert_array_equal(rows[0], X[0])
     np.testing.assert_allclose(rows[5] - X[0], [0, 0, 2.0, 0, 0, 0])  # S0 up by 1% of 200

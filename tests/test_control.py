@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers.domain import sample_options
+from helpers.core.domain import sample_options
 from helpers.mc import price_options
 
 POINTS = np.array(

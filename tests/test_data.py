@@ -1,4 +1,5 @@
-"""helpers.data.OptionDataSet: shapes, length, seeds, distinct streams, zero-copy hand-over."""
+"""helpers.data.streaming.OptionDataSet: shapes, length, seeds, distinct streams, zero-copy
+hand-over."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import data
-from helpers.data import OptionDataSet, data_pointer, stream_labels, to_torch
-from helpers.domain import DOMAIN_HIGH
+from helpers.core.domain import DOMAIN_HIGH
+from helpers.data import streaming as data
+from helpers.data.streaming import OptionDataSet, data_pointer, stream_labels, to_torch
 from helpers.mc import cupy_backend, price_options
 
 
@@ -141,7 +142,7 @@ def test_cuda_device_without_a_gpu_is_refused(monkeypatch):
 def test_gpu_items_are_handed_over_by_dlpack_without_copy(monkeypatch):
     import cupy
 
-    from helpers import data
+    from helpers.data import streaming as data
 
     captured = []
     real = data.to_torch

@@ -13,9 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from helpers import datagen
-from helpers.data import FileOptionDataSet
-from helpers.domain import in_barrier_corner, sample_barrier_corner, sobol_options
+from helpers.core.domain import in_barrier_corner, sample_barrier_corner, sobol_options
+from helpers.core.files import sha256, temporaries
+from helpers.data import generate as datagen
+from helpers.data.on_disk import FileOptionDataSet
 from helpers.mc import price_options
 
 SMALL = dict(shards=4, options_per_shard=32, paths=64, seed=3, n_steps=20, progress=False)
@@ -24,7 +25,7 @@ SMALL = dict(shards=4, options_per_shard=32, paths=64, seed=3, n_steps=20, progr
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("one_worker")
-    return out, datagen.generate(out, workers=1, **SMALL)
+    return out, datagen.generate_dataset(out, workers=1, **SMALL)
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def hashes(manifest):
 
 def test_one_and_two_workers_write_identical_shards(dataset, tmp_path):
     _, one = dataset
-    two = datagen.generate(tmp_path, workers=2, **SMALL)
+    two = datagen.generate_dataset(tmp_path, workers=2, **SMALL)
     assert hashes(one) == hashes(two)
 
 
@@ -51,7 +52,7 @@ def test_manifest_records_seeds_rows_hashes_split_and_version(dataset):
     assert manifest["spec"]["seed"] == 3 and manifest["spec"]["paths"] == 64
     assert [s["split"] for s in manifest["shards"]] == ["train"] * 3 + ["validation"]
     for s in manifest["shards"]:
-        assert s["rows"] == 32 and datagen.sha256(out / s["file"]) == s["sha256"]
+        assert s["rows"] == 32 and sha256(out / s["file"]) == s["sha256"]
         assert (s["params_seed"], s["mc_seed"]) == datagen.shard_seeds(3, s["index"])
     assert json.loads((out / datagen.MANIFEST).read_text()) == manifest
 
@@ -68,7 +69,7 @@ def test_rerun_computes_only_missing_shards(dataset, copy):
     _, reference = dataset
     (copy / datagen.shard_name(2)).unlink()
     before = {p.name: p.stat().st_mtime_ns for p in copy.glob("shard-*")}
-    again = datagen.generate(copy, workers=1, **SMALL)
+    again = datagen.generate_dataset(copy, workers=1, **SMALL)
     after = {p.name: p.stat().st_mtime_ns for p in copy.glob("shard-*")}
     assert hashes(again) == hashes(reference)
     assert all(after[name] == mtime for name, mtime in before.items())  # untouched
@@ -78,10 +79,10 @@ def test_rerun_deletes_the_temporary_files_a_killed_run_left(dataset, copy):
     _, reference = dataset
     (copy / datagen.shard_name(2)).unlink()
     stale = copy / f".{datagen.shard_name(2)}.999999.tmp"  # another process's, long gone
-    assert stale.match(datagen.TEMPORARY_PATTERN)
     stale.write_bytes(b"half a parquet file")
-    (copy / (datagen.MANIFEST + ".tmp")).write_text("{")
-    again = datagen.generate(copy, workers=1, **SMALL)
+    assert stale in temporaries(copy)
+    (copy / f".{datagen.MANIFEST}.999999.tmp").write_text("{")
+    again = datagen.generate_dataset(copy, workers=1, **SMALL)
     assert not list(copy.glob(".*.tmp")) and not list(copy.glob("*.tmp"))
     assert hashes(again) == hashes(reference)
 
@@ -92,11 +93,11 @@ def test_rerun_refuses_a_tampered_shard_instead_of_hashing_it_again(dataset, cop
     raw[len(raw) // 2] ^= 0xFF
     shard.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match=r"shard-00001\.parquet .* was changed.*delete it"):
-        datagen.generate(copy, workers=1, **SMALL)
+        datagen.generate_dataset(copy, workers=1, **SMALL)
     with pytest.raises(ValueError, match="shard-00001.parquet .* was changed"):
         datagen.verify(copy)  # the manifest still holds the hash of the shard as written
     shard.unlink()  # the remedy the message names
-    assert hashes(datagen.generate(copy, workers=1, **SMALL)) == hashes(dataset[1])
+    assert hashes(datagen.generate_dataset(copy, workers=1, **SMALL)) == hashes(dataset[1])
 
 
 def test_an_existing_dask_scheduler_writes_the_same_shards_as_a_local_cluster(dataset, tmp_path):
@@ -105,7 +106,7 @@ def test_an_existing_dask_scheduler_writes_the_same_shards_as_a_local_cluster(da
     _, local = dataset
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                       dashboard_address=None) as cluster:  # fmt: skip
-        remote = datagen.generate(tmp_path, scheduler=cluster.scheduler_address, **SMALL)
+        remote = datagen.generate_dataset(tmp_path, scheduler=cluster.scheduler_address, **SMALL)
     assert remote["spec"]["backend"] == "numba"  # the client sees no GPUs of a remote cluster
     assert hashes(remote) == hashes(local)
 
@@ -122,7 +123,7 @@ def test_task_keys_differ_between_specs_and_output_folders(dataset, tmp_path):
 
 def test_killed_generation_leaves_no_partial_shard_and_rerun_completes(tmp_path):
     spec = dict(SMALL, shards=12, options_per_shard=64, paths=2_000)
-    reference = datagen.generate(tmp_path / "reference", workers=1, **spec)  # uninterrupted
+    reference = datagen.generate_dataset(tmp_path / "reference", workers=1, **spec)  # uninterrupted
     tmp_path = tmp_path / "killed"
     tmp_path.mkdir()
     command = [sys.executable, "-m", "helpers.datagen", "--out", str(tmp_path),
@@ -140,10 +141,10 @@ def test_killed_generation_leaves_no_partial_shard_and_rerun_completes(tmp_path)
     expected = {s["file"]: s["sha256"] for s in reference["shards"]}
     for shard in done:  # every shard that exists is complete, and the uninterrupted run's bytes
         assert datagen._rows(shard) == 64
-        assert datagen.sha256(shard) == expected[shard.name]
+        assert sha256(shard) == expected[shard.name]
     with pytest.raises(ValueError, match="incomplete"):
         datagen.verify(tmp_path)
-    completed = datagen.generate(tmp_path, workers=1, **spec)
+    completed = datagen.generate_dataset(tmp_path, workers=1, **spec)
     assert len(completed["shards"]) == 12 and datagen.verify(tmp_path)
     assert hashes(completed) == hashes(reference)
     assert not list(tmp_path.glob(".*.tmp"))  # a killed writer's temporary file is gone
@@ -151,7 +152,7 @@ def test_killed_generation_leaves_no_partial_shard_and_rerun_completes(tmp_path)
 
 def test_changed_settings_are_refused(copy):
     with pytest.raises(ValueError, match="other settings.*paths"):
-        datagen.generate(copy, workers=1, **(SMALL | {"paths": 65}))
+        datagen.generate_dataset(copy, workers=1, **(SMALL | {"paths": 65}))
 
 
 def test_tampered_shard_is_detected_by_name(copy):
@@ -185,11 +186,11 @@ def test_ranks_partition_rows_without_overlap_or_loss(dataset, world_size):
 
 def test_bad_generation_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="shards must be >= 2"):
-        datagen.generate(tmp_path, **(SMALL | {"shards": 1}))
+        datagen.generate_dataset(tmp_path, **(SMALL | {"shards": 1}))
     with pytest.raises(ValueError, match="val_shards"):
-        datagen.generate(tmp_path, val_shards=4, **SMALL)
+        datagen.generate_dataset(tmp_path, val_shards=4, **SMALL)
     with pytest.raises(ValueError, match="backend must be one of"):
-        datagen.generate(tmp_path, backend="cuda", **SMALL)
+        datagen.generate_dataset(tmp_path, backend="cuda", **SMALL)
     with pytest.raises(ValueError, match="rank"):
         FileOptionDataSet(str(tmp_path), rank=2, world_size=2)
 
@@ -198,7 +199,7 @@ def test_greek_labels_are_the_adjoint_sensitivities_of_the_same_paths(tmp_path):
     # Chapter 9's labels: the survival estimator's price and adjoint sensitivities, the same
     # numbers price_options(greeks=True) gives on the shard's options and seed.
     small = SMALL | {"shards": 2, "options_per_shard": 8}
-    manifest = datagen.generate(tmp_path, workers=1, greeks=True, **small)
+    manifest = datagen.generate_dataset(tmp_path, workers=1, greeks=True, **small)
     X, Y = datagen.load_split(tmp_path, "validation")
     G, G_se = datagen.load_greeks(tmp_path, "validation")
     mc_seed = manifest["shards"][-1]["mc_seed"]
@@ -221,7 +222,7 @@ def test_plain_datasets_keep_their_spec_and_have_no_greek_labels(dataset):
 
 def test_sobol_shards_continue_one_scrambled_sequence(tmp_path):
     small = SMALL | {"shards": 2, "options_per_shard": 8}
-    manifest = datagen.generate(tmp_path, workers=1, sobol=True, **small)
+    manifest = datagen.generate_dataset(tmp_path, workers=1, sobol=True, **small)
     X_train, _ = datagen.load_split(tmp_path, "train")
     X_val, _ = datagen.load_split(tmp_path, "validation")
     expected = sobol_options(16, datagen.sobol_seed(small["seed"]))
@@ -231,7 +232,7 @@ def test_sobol_shards_continue_one_scrambled_sequence(tmp_path):
 
 def test_control_shards_hold_the_control_variate_prices(tmp_path):
     small = SMALL | {"shards": 2}
-    manifest = datagen.generate(tmp_path, workers=1, control=True, **small)
+    manifest = datagen.generate_dataset(tmp_path, workers=1, control=True, **small)
     X, Y = datagen.load_split(tmp_path, "validation")
     _, mc_seed = datagen.shard_seeds(small["seed"], 1)
     expected = price_options(X, 64, n_steps=20, seed=mc_seed, method="control")
@@ -241,12 +242,12 @@ def test_control_shards_hold_the_control_variate_prices(tmp_path):
 
 def test_control_variates_with_greeks_are_refused(tmp_path):
     with pytest.raises(ValueError, match="control variates price only"):
-        datagen.generate(tmp_path, workers=1, control=True, greeks=True, **SMALL)
+        datagen.generate_dataset(tmp_path, workers=1, control=True, greeks=True, **SMALL)
 
 
 def test_barrier_corner_shards_draw_their_options_from_the_corner(tmp_path):
     small = SMALL | {"shards": 2, "options_per_shard": 16}
-    manifest = datagen.generate(tmp_path, workers=1, region="barrier_corner", **small)
+    manifest = datagen.generate_dataset(tmp_path, workers=1, region="barrier_corner", **small)
     X, _ = datagen.load_split(tmp_path, "validation")
     params_seed, _ = datagen.shard_seeds(small["seed"], 1)
     expected = sample_barrier_corner(16, np.random.default_rng(params_seed))
@@ -256,6 +257,6 @@ def test_barrier_corner_shards_draw_their_options_from_the_corner(tmp_path):
 
 def test_bad_regions_are_refused(tmp_path):
     with pytest.raises(ValueError, match="region must be one of"):
-        datagen.generate(tmp_path, workers=1, region="corner", **SMALL)
+        datagen.generate_dataset(tmp_path, workers=1, region="corner", **SMALL)
     with pytest.raises(ValueError, match="cannot be used with sobol"):
-        datagen.generate(tmp_path, workers=1, region="barrier_corner", sobol=True, **SMALL)
+        datagen.generate_dataset(tmp_path, workers=1, region="barrier_corner", sobol=True, **SMALL)

@@ -1,4 +1,5 @@
-"""helpers.differential: the derivative loss and the homogeneous pricer (Chapter 9's parts)."""
+"""helpers.training.differential: the derivative loss and the homogeneous pricer (Chapter 9's
+parts)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.differential import (
-    EXTRA_INPUTS,
-    HomogeneousPricer,
-    differential_loss,
-    extra_input_columns,
-    label_scales,
-)
-from helpers.domain import sample_options
+from helpers.core.domain import sample_options
+from helpers.networks.homogeneous import EXTRA_INPUTS, HomogeneousPricer, extra_input_columns
+from helpers.training.differential import differential_loss, label_scales
 
 ALL_EXTRA = tuple(EXTRA_INPUTS)
 
@@ -145,7 +141,7 @@ def test_the_ignite_trainer_lowers_the_differential_loss(options):
     from ignite.engine import Events
     from torch.utils.data import DataLoader, TensorDataset
 
-    from helpers.differential import make_differential_trainer
+    from helpers.training.differential import make_differential_trainer
 
     price, greeks = teacher_labels(options, seed=4)
     data = TensorDataset(options, price, greeks)
@@ -163,7 +159,7 @@ def test_the_ignite_trainer_lowers_the_differential_loss(options):
 def test_sobol_options_continue_one_sequence_inside_the_domain():
     import numpy as np
 
-    from helpers.domain import DOMAIN_HIGH, sobol_options
+    from helpers.core.domain import DOMAIN_HIGH, sobol_options
 
     X = sobol_options(64, seed=3)
     np.testing.assert_array_equal(X[32:], sobol_options(32, seed=3, skip=32))
@@ -175,7 +171,7 @@ def test_sobol_options_continue_one_sequence_inside_the_domain():
 def fit_data(n: int = 256):
     import numpy as np
 
-    from helpers.differential import LabelledOptions
+    from helpers.training.differential import LabelledOptions
 
     x = torch.as_tensor(sample_options(n, np.random.default_rng(1), dtype=np.float64))
     price, greeks = teacher_labels(x, seed=5)
@@ -183,7 +179,8 @@ def fit_data(n: int = 256):
 
 
 def test_fit_pricer_lowers_the_loss_and_reports_each_epoch():
-    from helpers.differential import fit_pricer, make_pricer
+    from helpers.networks.loading import make_pricer
+    from helpers.training.differential import fit_pricer
 
     torch.manual_seed(0)
     model = make_pricer(hidden=16, layers=2)
@@ -195,7 +192,8 @@ def test_fit_pricer_lowers_the_loss_and_reports_each_epoch():
 
 
 def test_fit_pricer_resumed_after_a_kill_ends_exactly_like_an_unbroken_run(tmp_path):
-    from helpers.differential import fit_pricer, make_pricer
+    from helpers.networks.loading import make_pricer
+    from helpers.training.differential import fit_pricer
 
     data = fit_data()
 
@@ -220,7 +218,8 @@ def test_fit_pricer_resumed_after_a_kill_ends_exactly_like_an_unbroken_run(tmp_p
 
 
 def test_plain_fit_needs_no_derivative_labels_and_differential_fit_does():
-    from helpers.differential import LabelledOptions, fit_pricer, make_pricer
+    from helpers.networks.loading import make_pricer
+    from helpers.training.differential import LabelledOptions, fit_pricer
 
     data = fit_data(64)
     prices_only = LabelledOptions(data.X, data.price)
@@ -235,8 +234,8 @@ def test_plain_fit_needs_no_derivative_labels_and_differential_fit_does():
 def test_a_pricer_with_extra_inputs_is_saved_and_loaded_as_the_shipped_one_is(tmp_path):
     import json
 
-    from helpers.datagen import sha256
-    from helpers.model import build_pricer, load_pretrained
+    from helpers.core.files import sha256
+    from helpers.networks.loading import build_pricer, load_pretrained
 
     architecture = {"kind": "residual", "hidden": 8, "layers": 2, "activation": "elu",
                     "extra_inputs": ["barrier_distance", "knock_out_chance"]}  # fmt: skip
@@ -256,12 +255,12 @@ def test_a_pricer_with_extra_inputs_is_saved_and_loaded_as_the_shipped_one_is(tm
 def test_pretrain_records_extra_inputs_and_seed_and_ships_a_loadable_pricer(tmp_path):
     import json
 
-    from helpers import datagen
-    from helpers.model import load_pretrained
-    from helpers.pretrain import train_model
+    from helpers.data import generate as datagen
+    from helpers.networks.loading import load_pretrained
+    from helpers.training.recipe import train_model
 
     data = tmp_path / "data"
-    datagen.generate(data, shards=3, options_per_shard=64, paths=16, seed=5, n_steps=8,
+    datagen.generate_dataset(data, shards=3, options_per_shard=64, paths=16, seed=5, n_steps=8,
                      progress=False)  # fmt: skip
     extra = ("barrier_distance", "knock_out_chance")
     train_model(data, tmp_path / "out", epochs=1, hidden=8, batch=32, lr=(1e-3, 1e-4),
@@ -280,21 +279,22 @@ def test_pretrain_records_extra_inputs_and_seed_and_ships_a_loadable_pricer(tmp_
 def test_pretrain_oversamples_a_second_dataset_and_records_how_it_was_made(tmp_path, monkeypatch):
     import json
 
-    from helpers import datagen, differential
-    from helpers.pretrain import train_model
+    from helpers.data import generate as datagen
+    from helpers.training import recipe
+    from helpers.training.recipe import train_model
 
     data, corner = tmp_path / "data", tmp_path / "corner"
     small = dict(shards=2, options_per_shard=32, paths=16, n_steps=8, progress=False)
-    datagen.generate(data, seed=5, **small)
-    datagen.generate(corner, seed=6, control=True, region="barrier_corner", **small)
+    datagen.generate_dataset(data, seed=5, **small)
+    datagen.generate_dataset(corner, seed=6, control=True, region="barrier_corner", **small)
     seen = {}
-    fit = differential.fit_pricer
+    fit = recipe.fit_pricer
 
     def fit_and_see(model, train, **kwargs):
         seen["train"], seen["validation"] = train, kwargs["validation"]
         return fit(model, train, **kwargs)
 
-    monkeypatch.setattr(differential, "fit_pricer", fit_and_see)
+    monkeypatch.setattr(recipe, "fit_pricer", fit_and_see)
     train_model(data, tmp_path / "out", epochs=1, hidden=8, batch=16, lr=(1e-3, 1e-4),
                 kind="residual", layers=1, oversample=corner)  # fmt: skip
     # the training options are both datasets' training splits; validation stays data's

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import datagen, distributed, train
+from helpers.data import generate as datagen
+from helpers.training import distributed
+from helpers.training import trainer as train
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 
@@ -42,7 +44,7 @@ def torchrun_command(script: Path, *args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def file_dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp_data")
-    datagen.generate(out, shards=3, options_per_shard=256, paths=64, seed=5, workers=1,
+    datagen.generate_dataset(out, shards=3, options_per_shard=256, paths=64, seed=5, workers=1,
                      n_steps=20, progress=False)  # fmt: skip
     return out
 

@@ -1,10 +1,10 @@
-"""helpers.domain and helpers.config."""
+"""helpers.core.domain and helpers.core.config."""
 
 import numpy as np
 import pytest
 
-from helpers import config
-from helpers.domain import (
+from helpers.core import config, machine
+from helpers.core.domain import (
     BARRIER_CORNER,
     COLUMNS,
     DOMAIN_HIGH,
@@ -52,7 +52,7 @@ def test_sizes_follow_the_machine_and_can_be_forced(monkeypatch):
     monkeypatch.setenv("COURSE_SIZES", "gpu")
     gpu = config.sizes()
     assert gpu.profile == "gpu" and gpu.example_paths == 2_048_000
-    assert gpu.backend == ("cupy" if config.gpu_available() else "numba")
+    assert gpu.backend == ("cupy" if machine.gpu_available() else "numba")
     monkeypatch.setenv("COURSE_SIZES", "test")
     assert config.sizes() == config.TEST_SIZES
     monkeypatch.setenv("COURSE_SIZES", "huge")
@@ -73,5 +73,5 @@ def test_test_profile_only_shrinks_the_cpu_sizes():
 
 
 def test_machine_description_names_cpu_and_gpu():
-    info = config.describe_machine()
+    info = machine.describe_machine()
     assert {"cpu", "cores", "simd", "gpu"} <= info.keys()

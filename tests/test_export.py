@@ -14,12 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import export, pricing
-from helpers.baseline import ResidualPricer, levy_price
-from helpers.datagen import sha256
-from helpers.domain import sample_options, sobol_options
-from helpers.model import DATA_DIR, load_pretrained
-from helpers.pretrain import load_test_set as _load_test_set
+from helpers.core.config import DATA_DIR
+from helpers.core.domain import sample_options, sobol_options
+from helpers.core.files import sha256
+from helpers.data.test_set import load_test_set as _load_test_set
+from helpers.inference import export, pricing
+from helpers.mc.moments import levy_price
+from helpers.networks.loading import load_pretrained
+from helpers.networks.residual import ResidualPricer
 
 INT8_BOUNDS = {  # variant: (mean, max) of |int8 - float32| over the 512 options, currency units
     "dynamic": (0.25, 1.5),  # measured 0.065, 0.55 (whole batch in one call)
@@ -95,7 +97,7 @@ def test_onnx_batch_size_is_dynamic(exported, options, float_prices):
 
 
 def test_export_leaves_the_eager_pricer_returning_plain_tensors(exported, shipped, options):
-    # tracing fills helpers.baseline's lru_cache of the series; export_onnx empties it after
+    # tracing fills helpers.mc.moments's lru_cache of the series; export_onnx empties it after
     out = shipped(torch.tensor(options[:4]))
     assert type(out) is torch.Tensor
 
@@ -200,7 +202,7 @@ def test_refuse_quantized_greeks_finds_fake_and_real_quantization():
 
 
 def test_helpers_greeks_refuses_quantized_models_before_anything_else(exported, options):
-    from helpers import greeks
+    from helpers.inference import sensitivities as greeks
 
     fake = export.fake_quantized(tiny_pricer())
     for function in (greeks.gradients, greeks.hessians, greeks.greeks):

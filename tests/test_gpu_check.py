@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import config
+from helpers.core import config
 from helpers.gpu_check import NO_GPU, STEPS, main, runner, steps
 from helpers.gpu_check.steps import Context, Failed, Skip, Step
 

@@ -1,4 +1,5 @@
-"""helpers.pricing, helpers.greeks and helpers.iv on models whose derivatives are known."""
+"""helpers.inference.pricing, helpers.inference.sensitivities and
+helpers.inference.implied_volatility on models whose derivatives are known."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import greeks, iv, pricing
+from helpers.inference import implied_volatility as iv
+from helpers.inference import pricing
+from helpers.inference import sensitivities as greeks
 from helpers.mc import price_options
-from helpers.model import Net
+from helpers.mc.bumps import mc_bumped_greeks, mc_delta_gamma
+from helpers.networks.mlp import Net
 
 ARTICLE_POINT = [110.0, 100.0, 120.0, 0.35, 0.1, 0.05]
 
@@ -196,7 +200,7 @@ STEPS = 50
 )  # fmt: skip
 def test_mc_delta_gamma_refuses_a_bad_bump_or_too_few_replications(h, replications, match):
     with pytest.raises(ValueError, match=match):
-        greeks.mc_delta_gamma(ASIAN, h, paths=16, replications=replications, n_steps=2)
+        mc_delta_gamma(ASIAN, h, paths=16, replications=replications, n_steps=2)
 
 
 def pathwise_delta(x: list[float], paths: int, n_steps: int, seed: int) -> tuple[float, float]:
@@ -213,7 +217,7 @@ def pathwise_delta(x: list[float], paths: int, n_steps: int, seed: int) -> tuple
 
 
 def test_mc_delta_of_an_asian_matches_the_pathwise_delta_within_4_se():
-    fd = greeks.mc_delta_gamma(ASIAN, 1.0, paths=20_000, replications=8, n_steps=STEPS,
+    fd = mc_delta_gamma(ASIAN, 1.0, paths=20_000, replications=8, n_steps=STEPS,
                                backend="numba")  # fmt: skip
     reference, reference_se = pathwise_delta(ASIAN, 200_000, STEPS, seed=5)
     assert abs(fd["delta"] - reference) <= 4 * np.hypot(fd["delta_se"], reference_se)
@@ -222,7 +226,7 @@ def test_mc_delta_of_an_asian_matches_the_pathwise_delta_within_4_se():
 
 def test_common_random_numbers_shrink_the_delta_standard_error():
     h, paths, replications = 1.0, 4_000, 8
-    crn = greeks.mc_delta_gamma(ASIAN, h, paths=paths, replications=replications,
+    crn = mc_delta_gamma(ASIAN, h, paths=paths, replications=replications,
                                 n_steps=STEPS, backend="numba")  # fmt: skip
     independent = []  # the same estimator with a fresh seed for each of the two prices
     for k in range(replications):
@@ -237,9 +241,9 @@ def test_common_random_numbers_shrink_the_delta_standard_error():
 def test_mc_bumped_greeks_use_common_random_numbers():
     # r only discounts: on the same paths, the central difference is exactly -T P.
     x = [110.0, 100.0, 120.0, 0.35, 0.15, 0.05]
-    fd = greeks.mc_bumped_greeks(x, 500, 2, n_steps=20, seed=4)
+    fd = mc_bumped_greeks(x, 500, 2, n_steps=20, seed=4)
     prices = [price_options([x], 500, n_steps=20, seed=s).price[0] for s in (4, 5)]
     assert fd["greeks"]["r"] == pytest.approx(-np.mean(prices), rel=1e-4)
     assert fd["greeks_stderr"]["S0"] > 0 and set(fd["greeks"]) == set(fd["greeks_stderr"])
     with pytest.raises(ValueError, match="replications"):
-        greeks.mc_bumped_greeks(x, 10, 1)
+        mc_bumped_greeks(x, 10, 1)

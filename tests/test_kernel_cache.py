@@ -1,4 +1,4 @@
-"""helpers.kernel_cache: kernels compile once per source, and a changed source never runs stale
+"""helpers.core.kernel_cache: kernels compile once per source, and a changed source never runs stale
 machine code."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import kernel_cache
+from helpers.core import kernel_cache
 
-PACKAGE = Path(kernel_cache.__file__).resolve().parent
+PACKAGE = kernel_cache.PACKAGE_DIR  # helpers/
 
 PROBE = """
 import json
@@ -62,7 +62,8 @@ def test_cache_folder_changes_with_a_kernel_source_and_only_then(helpers_copy):
     copy = helpers_copy / "helpers"
     same = kernel_cache.sources_hash(copy)
     assert same == kernel_cache.sources_hash(PACKAGE)
-    (copy / "report.py").write_text((copy / "report.py").read_text() + "\n# not a kernel\n")
+    report = copy / "core" / "report.py"
+    report.write_text(report.read_text() + "\n# not a kernel\n")
     assert kernel_cache.sources_hash(copy) == same
     normals = copy / "mc" / "normals.py"
     normals.write_text(normals.read_text() + "\n# a comment is a change too\n")

@@ -20,12 +20,7 @@ from helpers.localvol.checks import (
     quantlib_local_vol_check,
 )
 from helpers.localvol.dupire import FlooredLocalVarianceWarning, local_vol_table
-from helpers.localvol.market import (
-    MARKET_FILE,
-    PAIR_PARAMETERS,
-    select_pairs,
-    ssvi_total_variance,
-)
+from helpers.localvol.market import MARKET_FILE, PAIR_PARAMETERS, select_pairs, ssvi_total_variance
 from helpers.localvol.splines import evaluate_spline, natural_spline, natural_spline_uniform
 
 

@@ -235,10 +235,10 @@ def test_auto_picks_numba_without_a_gpu(article_options, monkeypatch):
 def test_docstring_examples_hold():
     import doctest
 
-    import helpers.domain
+    import helpers.core.domain
     import helpers.mc
 
-    for module in (helpers.mc, helpers.domain):
+    for module in (helpers.mc, helpers.core.domain):
         failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert tried > 0 and failures == 0, module.__name__
 

@@ -1,10 +1,11 @@
-"""helpers.model.Net: shapes, input scaling, forward and backward, smooth second derivatives."""
+"""helpers.networks.mlp.Net: shapes, input scaling, forward and backward, smooth second
+derivatives."""
 
 import pytest
 import torch
 
-from helpers.domain import DOMAIN_HIGH
-from helpers.model import Net
+from helpers.core.domain import DOMAIN_HIGH
+from helpers.networks.mlp import Net
 
 
 def test_forward_maps_batches_of_six_inputs_to_prices():

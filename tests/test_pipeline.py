@@ -7,8 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from helpers import datagen
-from helpers.pipeline import ShardBatches, SweepData, Trial, run_sweep, run_trial
+from helpers.data import generate as datagen
+from helpers.data.readahead import ShardBatches
+from helpers.training.sweep import SweepData, Trial, run_sweep, run_trial
 
 SMALL = {"shards": 5, "options_per_shard": 64, "paths": 32, "seed": 3, "n_steps": 12}
 
@@ -16,7 +17,7 @@ SMALL = {"shards": 5, "options_per_shard": 64, "paths": 32, "seed": 3, "n_steps"
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("shards")
-    datagen.generate(out, workers=1, progress=False, **SMALL)
+    datagen.generate_dataset(out, workers=1, progress=False, **SMALL)
     return out
 
 

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import pretrain, pricing, widgets
-from helpers.model import DATA_DIR, Net, load_pretrained
-
-ARTICLE_POINT = [110.0, 100.0, 120.0, 0.35, 0.1, 0.05]
+from helpers.core.config import DATA_DIR
+from helpers.core.domain import ARTICLE_POINT
+from helpers.data import test_set
+from helpers.inference import evaluation, pricing, widgets
+from helpers.networks.loading import load_pretrained
+from helpers.networks.mlp import Net
+from helpers.training.recipe import TRAIN_SEED
 
 
 @pytest.fixture
@@ -63,13 +66,13 @@ def test_the_shipped_model_loads_and_prices_the_articles_example():
 def test_the_recorded_evaluation_is_what_the_shipped_model_measures():
     recorded = json.loads((DATA_DIR / "pricer.json").read_text())["evaluation"]
     model = load_pretrained()
-    X, price, _ = pretrain.load_test_set(DATA_DIR)
+    X, price, _ = test_set.load_test_set(DATA_DIR)
     error = np.abs(pricing.price(model, X) - price)
     assert recorded["test_mae"] == pytest.approx(error.mean(), abs=1e-5)
     assert recorded["test_max_error"] == pytest.approx(error.max(), abs=1e-5)
-    assert recorded["fraction_priced_near_zero"] == (price < pretrain.NEAR_ZERO).mean()
+    assert recorded["fraction_priced_near_zero"] == (price < test_set.NEAR_ZERO).mean()
     point = recorded["article_point"]
-    assert point["inputs"] == list(pretrain.ARTICLE_POINT)
+    assert point["inputs"] == list(ARTICLE_POINT)
     assert point["network"] == pytest.approx(pricing.price(model, [point["inputs"]])[0], abs=1e-5)
     assert point["gap"] == pytest.approx(point["network"] - point["monte_carlo"], abs=1e-5)
 
@@ -77,35 +80,35 @@ def test_the_recorded_evaluation_is_what_the_shipped_model_measures():
 def test_article_point_greeks_compare_the_network_with_adjoint_monte_carlo(shipped):
     folder, _ = shipped
     model = load_pretrained(folder=folder)
-    reference = pretrain.reference_greeks(2_000)
-    figures = pretrain.article_point_greeks(model, reference)
-    assert figures["paths"] == 2_000 and set(pretrain.GREEK_TARGETS) <= set(figures)
+    reference = evaluation.reference_greeks(2_000)
+    figures = evaluation.article_point_greeks(model, reference)
+    assert figures["paths"] == 2_000 and set(evaluation.GREEK_TARGETS) <= set(figures)
     delta = figures["delta"]
     assert delta["monte_carlo"] == pytest.approx(reference.greeks["S0"][0], abs=1e-6)
     assert delta["gap"] == pytest.approx(delta["network"] - delta["monte_carlo"], abs=1e-5)
-    assert delta["target_met"] == (abs(delta["gap"]) <= pretrain.GREEK_TARGETS["delta"])
+    assert delta["target_met"] == (abs(delta["gap"]) <= evaluation.GREEK_TARGETS["delta"])
 
 
 @pytest.mark.skipif(not (DATA_DIR / "pricer.json").exists(), reason="no shipped model yet")
 def test_the_shipped_pricer_maps_a_raw_batch_to_one_price_per_option():
     model = load_pretrained()
     assert isinstance(model, torch.nn.Module)
-    X = pretrain.load_test_set(DATA_DIR)[0][:7].astype(np.float32)
+    X = test_set.load_test_set(DATA_DIR)[0][:7].astype(np.float32)
     with torch.no_grad():
         assert model(torch.from_numpy(X)).shape == (7,)
 
 
 def test_test_set_recipe_round_trips_through_csv(tmp_path):
-    path = pretrain.make_test_set(tmp_path, n_options=6, paths=200)
-    X, price, stderr = pretrain.load_test_set(tmp_path)
+    path = test_set.make_test_set(tmp_path, n_options=6, paths=200)
+    X, price, stderr = test_set.load_test_set(tmp_path)
     assert path.exists() and X.shape == (6, 6) and price.shape == stderr.shape == (6,)
     recipe = json.loads((tmp_path / "test_options.json").read_text())
-    assert recipe["seed"] == pretrain.TEST_SEED != pretrain.TRAIN_SEED and recipe["paths"] == 200
+    assert recipe["seed"] == test_set.TEST_SEED != TRAIN_SEED and recipe["paths"] == 200
 
 
 @pytest.mark.skipif(not (DATA_DIR / "test_options.csv").exists(), reason="no shipped test set yet")
 def test_the_shipped_test_set_is_high_precision():
-    X, price, stderr = pretrain.load_test_set(DATA_DIR)
+    X, price, stderr = test_set.load_test_set(DATA_DIR)
     recipe = json.loads((DATA_DIR / "test_options.json").read_text())
     assert len(X) >= 500 and recipe["paths"] >= 2_000_000 and stderr.mean() < 0.01
     assert np.all(stderr >= 0) and np.all(price >= 0)

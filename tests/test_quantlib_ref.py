@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import quantlib_ref
-from helpers.mc import price_options
+from helpers.mc import price_options, quantlib_ref
 
 # Euler's weak error for GBM at dt = T/365 is O(sigma^2 dt) relative, about 1e-4 here: 0.2% of the
 # price covers it with room to spare.

@@ -1,8 +1,8 @@
-"""helpers.report: the chapters' one table helper."""
+"""helpers.core.report: the chapters' one table helper."""
 
 import pytest
 
-from helpers import report
+from helpers.core import report
 
 
 def test_table_formats_by_column_and_renders_markdown():

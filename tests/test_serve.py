@@ -22,12 +22,14 @@ import pytest
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import greeks, iv, loadtest, pricing
-from helpers.domain import COLUMNS
-from helpers.serve import DeadlineExceeded, MicroBatcher, QueueFull, Settings
-from helpers.serve.app import create_app
-from helpers.serve.engine import Engine
-from helpers.serve.settings import env_name, parse
+from helpers.core.domain import COLUMNS
+from helpers.inference import implied_volatility as iv
+from helpers.inference import loadtest, pricing
+from helpers.inference import sensitivities as greeks
+from helpers.inference.service import DeadlineExceeded, MicroBatcher, QueueFull, Settings
+from helpers.inference.service.app import create_app
+from helpers.inference.service.engine import Engine
+from helpers.inference.service.settings import env_name, parse
 
 ARTICLE = {"K": 110.0, "B": 100.0, "S0": 120.0, "sigma": 0.35, "mu": 0.1, "r": 0.05}
 
@@ -72,7 +74,7 @@ def server(engine):
 
 def options(n: int, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed)
-    from helpers.domain import sample_options
+    from helpers.core.domain import sample_options
 
     return [dict(zip(COLUMNS, map(float, x), strict=True)) for x in sample_options(n, rng)]
 
@@ -241,7 +243,7 @@ def test_answers_equal_the_helpers_on_the_same_inputs(server, engine):
 
 
 def test_auto_engine_times_both_and_reuses_one_cached_export(engine):
-    from helpers.serve.engine import onnx_export_for
+    from helpers.inference.service.engine import onnx_export_for
 
     auto = Engine(engine="auto", threads=1)
     assert auto.name in ("torch", "onnx") and auto.choice.startswith(f"auto: {auto.name}")
@@ -455,7 +457,7 @@ def test_sigterm_during_a_burst_loses_no_accepted_request():
 
 
 def test_the_benchmark_verdict_takes_the_best_window_within_the_p99_target():
-    from helpers.serve.benchmark import service_lines, verdict
+    from helpers.inference.service.benchmark import service_lines, verdict
 
     def point(endpoint, window, per_s, p99):
         return {"endpoint": endpoint, "window_ms": window, "concurrency": 64, "engine": "onnx",

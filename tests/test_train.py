@@ -1,4 +1,5 @@
-"""helpers.train: the Ignite training learns, mixed precision really runs in 16 bits, the timer
+"""helpers.training.trainer: the Ignite training learns, mixed precision really runs in 16 bits,
+the timer
 times update steps only, precisions are compared on the same batches, and checkpoints resume
 exactly and survive a save that dies midway."""
 
@@ -13,9 +14,9 @@ import torch
 from ignite.engine import Engine
 from ignite.handlers import Checkpoint, global_step_from_engine
 
-from helpers import train
-from helpers.data import OptionDataSet
-from helpers.model import Net
+from helpers.data.streaming import OptionDataSet
+from helpers.networks.mlp import Net
+from helpers.training import trainer as train
 
 
 def fixed_problem(n_batches: int = 8, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -7,10 +7,10 @@ import time
 
 import numpy as np
 
-from .. import config
+from ..core import config
 from ..mc import price_options
+from ..mc.bumps import bump_and_revalue_batch
 from .common import best_seconds
-from .inference import bump_and_revalue_batch
 from .mc import ARTICLE_OPTIONS
 
 ADJOINT_TARGET = 2.5
@@ -24,8 +24,8 @@ def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> 
     core: the price alone; the price and its six first-order Greeks (one forward and one reverse
     sweep per path); the same with gamma (two more sweeps per path); and bump-and-revalue, 13
     prices of the same estimator at the same paths per price (``bump_and_revalue_batch``, in one
-    batch). Then, on
-    one thread, torch autograd through the same estimator (``helpers.mc.autograd``) and the
+    batch). Then, on one thread, torch autograd through the same estimator
+    (``helpers.mc.autograd``) and the
     bytes of its tape, against the hand adjoint's tape (``TAPE_COLUMNS`` float64 per step of
     each path in flight).
 

@@ -7,12 +7,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import config
+from ..core import config
 
 
 def time_dataset(sizes: config.Sizes, items: int = 5) -> dict[str, float]:
     """Labelling rate of the streaming dataset at the sizes' training batch (Chapter 2)."""
-    from ..data import OptionDataSet, labelling_rate
+    from ..data.streaming import OptionDataSet, labelling_rate
 
     dataset = OptionDataSet(items, n_paths=sizes.train_paths, batch=sizes.train_batch, seed=1)
     return {"device": str(dataset.device), "batch": sizes.train_batch,
@@ -22,17 +22,17 @@ def time_dataset(sizes: config.Sizes, items: int = 5) -> dict[str, float]:
 def time_datagen(sizes: config.Sizes, folder: Path, shards: int = 8) -> dict[str, float]:
     """Options generated per second by ``helpers.datagen`` with 1 and 2 Dask CPU workers.
 
-    Wall time of the whole ``generate`` call, so the cluster's start (processes, imports, JIT)
-    is included, as a user pays it. On a GPU machine the cluster is one worker per GPU, so the
-    2-worker figure is not separate there.
+    Wall time of the whole ``generate_dataset`` call, so the cluster's start (processes,
+    imports, JIT) is included, as a user pays it. On a GPU machine the cluster is one worker per
+    GPU, so the 2-worker figure is not separate there.
     """
-    from .. import datagen
+    from ..data import generate as datagen
 
     figures = {"shards": shards, "options_per_shard": sizes.options_per_shard,
                "paths": sizes.shard_paths}  # fmt: skip
     for workers in (1, 2):
         start = time.perf_counter()
-        datagen.generate(folder / f"workers{workers}", shards, sizes.options_per_shard,
+        datagen.generate_dataset(folder / f"workers{workers}", shards, sizes.options_per_shard,
                          sizes.shard_paths, seed=11, workers=workers, progress=False)  # fmt: skip
         seconds = time.perf_counter() - start
         figures[f"options_per_second_{workers}"] = shards * sizes.options_per_shard / seconds
@@ -46,9 +46,11 @@ def time_training_sources(sizes: config.Sizes, folder: Path, steps: int = 20) ->
     import torch
     from torch.utils.data import DataLoader
 
-    from ..data import FileOptionDataSet, OptionDataSet, default_device
-    from ..model import Net
-    from ..train import make_trainer
+    from ..core.machine import default_device
+    from ..data.on_disk import FileOptionDataSet
+    from ..data.streaming import OptionDataSet
+    from ..networks.mlp import Net
+    from ..training.trainer import make_trainer
 
     device = default_device()
     files = DataLoader(FileOptionDataSet(str(folder / "workers1"), device=device),
@@ -100,7 +102,7 @@ def lines(result: dict) -> list[str]:
             "## Datasets on disk with Dask (Chapter 6)",
             "",
             f"{g['shards']} shards x {g['options_per_shard']} options x {g['paths']} paths, whole"
-            f" `generate` call (cluster start included): 1 worker"
+            f" `generate_dataset` call (cluster start included): 1 worker"
             f" {g['options_per_second_1']:,.0f} options/s, 2 workers"
             f" {g['options_per_second_2']:,.0f} options/s; ratio {g['ratio_2_over_1']:.2f}."
             " Each worker runs Numba on cores / workers threads, so on one machine the ratio"

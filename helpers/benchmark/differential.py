@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .. import config
+from ..core import config
 from .common import best_seconds
 
 
@@ -26,10 +26,11 @@ def time_differential(n_options: int = 1_024, n_paths: int = 128, steps: int = 2
 
     import torch
 
-    from ..differential import differential_loss, label_scales, make_pricer
-    from ..domain import sample_options
+    from ..core.config import DATA_DIR
+    from ..core.domain import sample_options
     from ..mc import price_options
-    from ..model import DATA_DIR
+    from ..networks.loading import make_pricer
+    from ..training.differential import differential_loss, label_scales
 
     X = sample_options(n_options, np.random.default_rng(9))
     price_options(X[:4], 8, seed=1, method="survival")  # compile both kernels
@@ -82,7 +83,7 @@ def time_differential(n_options: int = 1_024, n_paths: int = 128, steps: int = 2
         "plain_step_ms": step_ms["plain"],
         "differential_step_ms": step_ms["differential"],
     }
-    from ..ablation import options_needed
+    from ..training.ablation import options_needed
 
     for key, file in (("options_needed", "curves.json"),
                       ("options_needed_residual", "residual_curves.json")):  # fmt: skip
@@ -108,7 +109,7 @@ def differential_lines(d: dict) -> list[str]:
         f" | x{d['differential_step_ms'] / d['plain_step_ms']:.2f} |",
     ]
 
-    from ..ablation import CURVE_OPTIONS
+    from ..training.ablation import CURVE_OPTIONS
 
     def shown(n):
         if n is None:

@@ -6,34 +6,11 @@ import json
 
 import numpy as np
 
-from .. import config
+from ..core import config
+from ..data.test_set import load_test_set
 from ..mc import price_options
+from ..mc.bumps import bump_and_revalue_batch
 from .common import best_seconds
-
-GREEKS_BUMP = 0.01
-"""Bump-and-revalue step of each input, as a fraction of its range (``DOMAIN_HIGH``)."""
-
-
-def bump_and_revalue_batch(X: np.ndarray, fraction: float = GREEKS_BUMP) -> np.ndarray:
-    """The 13 rows per option that bump-and-revalue Greeks price: the option itself, then each of
-    its six inputs bumped up and down (central differences; gamma reuses the base price).
-
-    A bump is ``fraction`` of the input's range; a bump below zero stops at zero.
-
-    Args:
-        X: options, shape ``(n, 6)``.
-
-    Returns:
-        Array of shape ``(13 n, 6)``: rows ``13 i .. 13 i + 12`` belong to option ``i``.
-    """
-    from ..domain import DOMAIN_HIGH
-
-    X = np.asarray(X, dtype=np.float64)
-    shifts = np.zeros((13, 6))
-    for j in range(6):
-        shifts[1 + 2 * j, j], shifts[2 + 2 * j, j] = 1.0, -1.0
-    rows = X[:, None, :] + shifts[None, :, :] * fraction * DOMAIN_HIGH
-    return np.maximum(rows, 0.0).reshape(-1, 6)
 
 
 def network_rates(model, X: np.ndarray, batches: tuple[int, ...]) -> dict[str, float]:
@@ -72,10 +49,10 @@ def equal_accuracy_paths(model) -> tuple[float, int]:
     Returns:
         ``(mae, paths)``: the MAE in currency units and the matching paths per option.
     """
-    from .. import pretrain, pricing
-    from ..model import DATA_DIR
+    from ..core.config import DATA_DIR
+    from ..inference import pricing
 
-    X, mc_price, mc_stderr = pretrain.load_test_set(DATA_DIR)
+    X, mc_price, mc_stderr = load_test_set(DATA_DIR)
     mae = float(np.abs(pricing.price(model, X) - mc_price).mean())
     test_paths = json.loads((DATA_DIR / "test_options.json").read_text())["paths"]
     payoff_std = float(np.sqrt(np.mean(mc_stderr**2 * test_paths)))
@@ -93,7 +70,7 @@ def time_inference(
 
     Monte Carlo gets the number of paths whose standard error equals the network's test MAE
     (``equal_accuracy_paths``); both price the same options from the test set. The network runs on
-    ``helpers.data.default_device()``, timed by ``network_rates``; Monte Carlo once after a
+    ``helpers.core.machine.default_device()``, timed by ``network_rates``; Monte Carlo once after a
     small warm-up call that compiles its kernel.
 
     Monte Carlo prices the first ``mc_options`` test options (default
@@ -106,13 +83,14 @@ def time_inference(
         A JSON-ready dictionary: ``device``, ``mae``, ``matched_paths``, the network's options per
         second by batch, Monte Carlo's, the speed-up, and the Greeks rates of both.
     """
-    from .. import greeks, pretrain
-    from ..data import default_device
-    from ..model import DATA_DIR, load_pretrained
+    from ..core.config import DATA_DIR
+    from ..core.machine import default_device
+    from ..inference import sensitivities as greeks
+    from ..networks.loading import load_pretrained
 
     device = default_device()
     model = load_pretrained(device)
-    X = pretrain.load_test_set(DATA_DIR)[0]
+    X = load_test_set(DATA_DIR)[0]
     mae, matched_paths = equal_accuracy_paths(model)
     result = {"device": str(device), "mae": mae, "matched_paths": matched_paths,
               "network_options_per_second": network_rates(model, X, batches)}  # fmt: skip

@@ -15,8 +15,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .. import config
-from ..domain import sample_options
+from ..core import config, machine
+from ..core.domain import sample_options
 from ..mc import available_backends, price_options
 from ..mc.numba_backend import LANES
 from .common import Timing, best_seconds
@@ -97,7 +97,7 @@ def time_quantlib(n_paths: int, n_steps: int = 365, repeats: int = 2) -> Timing:
     QuantLib is imported here, not with the module, so that the GPU measurements of this module
     (``make gpu-check``) run on a machine without it.
     """
-    from .. import quantlib_ref
+    from ..mc import quantlib_ref
 
     o = ANCHOR_OPTION
     seconds = min(
@@ -217,7 +217,7 @@ def time_article_kernel(n_options: int, n_paths: int, n_steps: int = 365) -> dic
         cupy.cuda.Device().synchronize()
 
     figures = {
-        "device": config.describe_machine()["gpu"],
+        "device": machine.describe_machine()["gpu"],
         "options": n_options,
         "paths": n_paths,
         "steps": n_steps,

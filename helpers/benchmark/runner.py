@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 
-from .. import config
-from .common import write_atomically
+from ..core import config, machine
+from ..core.files import write_atomically
 
 TOPICS = {
     "mc": "helpers.benchmark.mc",
@@ -26,8 +26,8 @@ TOPICS = {
     "adjoint": "helpers.benchmark.adjoint",
     "differential": "helpers.benchmark.differential",
     "localvol": "helpers.localvol.timing",
-    "quantized": "helpers.export.benchmark",
-    "service": "helpers.serve.benchmark",
+    "quantized": "helpers.inference.export.benchmark",
+    "service": "helpers.inference.service.benchmark",
 }
 """Each topic's module, in the order of ``bench/results.md``: the Monte Carlo backends
 (Chapter 1), the data pipeline (2, 6), training (4), inference (7), adjoint Greeks (8),
@@ -41,7 +41,7 @@ NEEDS_PRICER = ("inference", "quantized", "service")
 
 def _measure(name: str, sizes: config.Sizes, anchor_paths: int) -> dict:
     """One topic's keys of ``results.json``; none for a pricer topic without the pricer."""
-    from ..model import DATA_DIR
+    from ..core.config import DATA_DIR
 
     if name in NEEDS_PRICER and not (DATA_DIR / "pricer.json").exists():
         return {}
@@ -66,7 +66,7 @@ def _now() -> str:
 def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> dict:
     """Every topic's measurements, in one run, as a JSON-ready dictionary."""
     sizes = sizes or config.sizes()
-    result = {"date": _now(), "machine": config.describe_machine()}
+    result = {"date": _now(), "machine": machine.describe_machine()}
     for name in TOPICS:
         result |= _measure(name, sizes, anchor_paths)
     return result
@@ -80,7 +80,7 @@ def run_topics(
     sizes = sizes or config.sizes()
     result = dict(previous)
     result.setdefault("date", _now())
-    result.setdefault("machine", config.describe_machine())
+    result.setdefault("machine", machine.describe_machine())
     for name in names:
         fresh = _measure(name, sizes, anchor_paths)
         for value in fresh.values():

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from .. import config
+from ..core import config
 
 
 def time_precisions(sizes: config.Sizes, steps: int = 20) -> dict[str, float]:
     """Mean training step in full and mixed precision, same batches, one run (Chapter 4)."""
     import torch
 
-    from ..data import OptionDataSet, default_device
-    from ..model import Net
-    from ..train import autocast_dtype, compare_precisions
+    from ..core.machine import default_device
+    from ..data.streaming import OptionDataSet
+    from ..networks.mlp import Net
+    from ..training.trainer import autocast_dtype, compare_precisions
 
     device = default_device()
     batches = list(OptionDataSet(steps, n_paths=16, batch=sizes.train_batch, seed=4))

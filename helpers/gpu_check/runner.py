@@ -256,13 +256,13 @@ def _gpu_rows() -> list[tuple[str, str]]:
 def describe(dry_run: bool) -> list[tuple[str, str]]:
     """The machine as ``(what, value)`` rows: the device (``cpu (dry run)`` in the dry run),
     driver and CUDA versions, the CPU, the libraries' versions and the ones missing here."""
-    from .. import config
+    from ..core import machine
 
     rows = [("device", "cpu (dry run)")] if dry_run else _gpu_rows()
     if not any(name == "device" for name, _ in rows):
         rows.insert(0, ("device", "unknown (neither CuPy nor torch named it)"))
     with contextlib.suppress(Exception):
-        machine = config.describe_machine()
+        machine = machine.describe_machine()
         rows.append(("CPU", f"{machine['cpu']}, {machine['cores']} cores"))
     versions = [f"Python {platform.python_version()}"]
     for name in (
@@ -382,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds=seconds,
         budget_s=budget,
     )
-    from ..benchmark.common import write_atomically
+    from ..core.files import write_atomically
 
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(out, text)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import config
+from ..core import config
 
 ROOT = Path(__file__).resolve().parents[2]
 """The repository's root: where ``tests/`` and ``data/`` are, and where pytest runs."""
@@ -245,7 +245,7 @@ def _need_cuda(ctx: Context) -> None:
 
 def _pricer_or_skip() -> Path:
     """The shipped pricer's folder, or ``Skip`` where ``data/pricer.json`` is absent."""
-    from ..model import DATA_DIR
+    from ..core.config import DATA_DIR
 
     if not (DATA_DIR / "pricer.json").exists():
         raise Skip(f"the shipped pricer is absent ({DATA_DIR / 'pricer.json'})")
@@ -460,12 +460,12 @@ def inference(ctx: Context, cap_s: float) -> list[str]:
     error equals the network's test MAE (``equal_accuracy_paths``)."""
     _need_cuda(ctx)
     folder = _pricer_or_skip()
-    from .. import greeks
     from ..benchmark.common import best_seconds
     from ..benchmark.inference import equal_accuracy_paths, network_rates
+    from ..data.test_set import load_test_set
+    from ..inference import sensitivities as greeks
     from ..mc import price_options
-    from ..model import load_pretrained
-    from ..pretrain import load_test_set
+    from ..networks.loading import load_pretrained
 
     model = load_pretrained(ctx.device)
     X = load_test_set(folder)[0]
@@ -499,9 +499,9 @@ def half_precision(ctx: Context, cap_s: float) -> list[str]:
     ``compare`` on the test set. No ONNX file is written, so it runs without ``onnx``."""
     _need_cuda(ctx)
     folder = _pricer_or_skip()
-    from ..export.comparison import compare, device_candidates
-    from ..model import load_pretrained
-    from ..pretrain import load_test_set
+    from ..data.test_set import load_test_set
+    from ..inference.export.comparison import compare, device_candidates
+    from ..networks.loading import load_pretrained
 
     X, y, _ = load_test_set(folder)
     found = device_candidates(load_pretrained(), ctx.device)
@@ -574,7 +574,7 @@ def datagen(ctx: Context, cap_s: float) -> list[str]:
         d = time_datagen(ctx.sizes, Path(folder), shards=ctx.scale.datagen_shards)
     return [
         f"{d['shards']} shards x {d['options_per_shard']:,} options x {d['paths']:,} paths,"
-        f" whole generate() call with the cluster's start: {d['options_per_second_1']:,.0f}"
+        f" whole generate_dataset() call with the cluster's start: {d['options_per_second_1']:,.0f}"
         f" options/s (second run {d['options_per_second_2']:,.0f})."
     ]
 

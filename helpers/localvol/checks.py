@@ -56,7 +56,7 @@ def garman_kohlhagen_check(
         Rows ``[name, Monte Carlo, standard error, QuantLib, z]``; the standard errors of delta
         and vega are those of the batch means over the seeds.
     """
-    from ..quantlib_ref import garman_kohlhagen
+    from ..mc.quantlib_ref import garman_kohlhagen
 
     one = single_pair(market, pair, vol)
     days = round(365 * one.expiry)
@@ -80,7 +80,7 @@ def quantlib_local_vol_check(market: Market, pair: int, points: int = 5) -> list
     Returns:
         Rows ``[t, strike, course, QuantLib, relative difference]``.
     """
-    from ..quantlib_ref import local_vol_surface
+    from ..mc.quantlib_ref import local_vol_surface
 
     times = np.arange(1, 366) / 365.0
     strikes = np.linspace(market.strikes[pair].min(), market.strikes[pair].max(), 200)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-MARKET_FILE = Path(__file__).resolve().parents[2] / "data" / "fx_market.json"
+from ..core.config import DATA_DIR
+from ..core.files import write_json
+
+MARKET_FILE = DATA_DIR / "fx_market.json"
 """Where the shipped market is."""
 
 MARKET_SEED = 20_140_101
@@ -352,10 +354,7 @@ def write_market(out: Path) -> Path:
               "parameters": parameters}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     path = out / "fx_market.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json(path, record, indent=1)
 
 
 def main(argv: list[str] | None = None) -> None:

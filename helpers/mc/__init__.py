@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..domain import COLUMNS
+from ..core.domain import COLUMNS
 from . import numba_backend, numpy_backend
 from .checks import (
     METHODS,
@@ -131,7 +131,7 @@ def price_options(
 
     Args:
         X: array-like of shape ``(n, 6)``, columns ``[K, B, S0, sigma, mu, r]``
-            (``helpers.domain.COLUMNS``): strike, barrier and spot in currency units,
+            (``helpers.core.domain.COLUMNS``): strike, barrier and spot in currency units,
             annualised volatility, annualised drift, continuously compounded rate.
         n_paths: paths per option, ``>= 1``.
         n_steps: time steps (and averaging dates) per path, ``>= 1``; 365 is daily over a year.

@@ -70,7 +70,7 @@ negative, where the survival condition changes direction."""
 
 OUTPUTS: tuple[str, ...] = ("price", "K", "B", "S0", "sigma", "mu", "r", "gamma")
 """What a path yields, in the kernel's column order: its payoff, the six pathwise derivatives
-(``helpers.domain.COLUMNS``) and its gamma."""
+(``helpers.core.domain.COLUMNS``) and its gamma."""
 
 _TWO_POW_M32 = 2.0**-32
 _U0 = np.uint64(0)
@@ -124,7 +124,7 @@ def survival_path(x, T, n_steps, key0, key1, option, path, tape, grad, sweep):
     """Payoff and pathwise derivatives of one survival-conditioned path.
 
     Args:
-        x: the option, shape ``(6,)``, columns ``helpers.domain.COLUMNS``.
+        x: the option, shape ``(6,)``, columns ``helpers.core.domain.COLUMNS``.
         T: maturity in years; n_steps: Euler steps.
         key0, key1: the Philox key (``np.uint64``); option, path: the counter's words.
         tape: scratch, float64 of shape ``(n_steps, TAPE_COLUMNS)``.
@@ -417,7 +417,7 @@ def payoff_curve(
     """One path's discounted payoff as one input moves, the random numbers held fixed.
 
     Args:
-        x: the option's six inputs (``helpers.domain.COLUMNS``).
+        x: the option's six inputs (``helpers.core.domain.COLUMNS``).
         column: the input that moves, a name of ``COLUMNS``.
         values: its values, shape ``(m,)``.
         method: ``"plain"`` (the hard knock-out) or one of ``METHODS``.
@@ -430,7 +430,7 @@ def payoff_curve(
     Raises:
         ValueError: an unknown column or method.
     """
-    from ..domain import COLUMNS
+    from ..core.domain import COLUMNS
     from .philox import split_seed
 
     if column not in COLUMNS:

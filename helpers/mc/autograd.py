@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..domain import COLUMNS
+from ..core.domain import COLUMNS
 from . import streams
 from .adjoint import DEFAULT_WIDTH
 
@@ -77,7 +77,7 @@ def price_and_greeks(
     """Price and the six first-order Greeks of each option, by autograd through its paths.
 
     Args:
-        X: options, shape ``(n, 6)``, columns ``helpers.domain.COLUMNS``, with ``sigma > 0``,
+        X: options, shape ``(n, 6)``, columns ``helpers.core.domain.COLUMNS``, with ``sigma > 0``,
             ``S0 > 0`` and, for ``"smoothed"``, ``B > 0``.
         n_paths, n_steps, T, seed: as in ``helpers.mc.price_options``.
         method: ``"survival"``, ``"smoothed"`` or ``"plain"`` (the hard knock-out, whose

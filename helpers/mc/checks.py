@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from ..domain import COLUMNS
+from ..core.domain import COLUMNS
 
 MAX_COUNT = 2**32 - 1
 """Largest number of options, paths or steps: each is a 32-bit word of the Philox counter."""

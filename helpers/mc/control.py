@@ -2,7 +2,7 @@
 known exactly.
 
 The average ``A`` of an Euler path has exact first and second moments
-(``helpers.baseline.average_moments``), and the payoff ``exp(-r T) (A - K)+`` on a surviving
+(``helpers.mc.moments.average_moments``), and the payoff ``exp(-r T) (A - K)+`` on a surviving
 path is close to a quadratic in ``A`` wherever the barrier is far. So each option's payoffs
 ``Y`` are regressed on the dimensionless controls ``c1 = A / E[A] - 1`` and
 ``c2 = (A / E[A])^2 - E[A^2] / E[A]^2`` (both of mean zero), and the price is
@@ -168,7 +168,7 @@ def price(X: np.ndarray, n_paths: int, n_steps: int, T: float, seed: int) -> MCR
     """
     if n_paths < MIN_PATHS:
         raise ValueError(f"method 'control' needs n_paths >= {MIN_PATHS}, got {n_paths}")
-    from ..baseline import average_moments
+    from .moments import average_moments
 
     with torch.no_grad():
         columns = torch.as_tensor(X, dtype=torch.float64)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.machine import gpu_available
 from .philox import split_seed
 from .result import MCResult, from_moments, mean_and_stderr
 
@@ -30,13 +31,9 @@ MAX_GRID_Y = 65_535
 
 
 def is_usable() -> bool:
-    """True when CuPy imports and sees at least one CUDA device."""
-    try:
-        import cupy
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # no cupy, no driver, no device: all mean "not usable"
-        return False
+    """True when CuPy imports and sees at least one CUDA device
+    (``helpers.core.machine.gpu_available``)."""
+    return gpu_available()
 
 
 @functools.lru_cache(maxsize=1)

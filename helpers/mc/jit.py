@@ -36,7 +36,7 @@ def kernel_function(function: F) -> F:
 def cached_njit(function: Callable, name: str, **options) -> Callable:
     """``numba.njit(cache=True, **options)`` of a copy of ``function`` named ``name``.
 
-    Numba's on-disk cache (``helpers.kernel_cache``) keys a function's entries on its module
+    Numba's on-disk cache (``helpers.core.kernel_cache``) keys a function's entries on its module
     and qualified name, not on options such as ``parallel``: two compilations of one Python
     function (a parallel and a serial kernel, say) would load each other's machine code. A copy
     under its own name keeps their entries apart.

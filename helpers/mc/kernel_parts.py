@@ -64,7 +64,7 @@ def libm_payoffs(x: np.ndarray, n_paths: int, n_steps: int, T: float) -> float:
     """The former kernel: each path simulated alone with libm normals; returns the payoff sum.
 
     Args:
-        x: one option, shape ``(6,)``, columns ``helpers.domain.COLUMNS``.
+        x: one option, shape ``(6,)``, columns ``helpers.core.domain.COLUMNS``.
     """
     K, B, S0, sigma, mu, r = x[0], x[1], x[2], x[3], x[4], x[5]
     dt = T / n_steps

@@ -1,0 +1,96 @@
+"""The machine a chapter runs on: its CPU, its vector instructions, its GPU if any, and the
+device PyTorch should use."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import numpy as np
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device (what ``backend="auto"`` and
+    ``helpers.core.config.sizes`` use)."""
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no cupy, no driver, no device: all mean "not usable"
+        return False
+
+
+def default_device():
+    """``torch.device("cuda")`` when both PyTorch and CuPy see a CUDA GPU, else ``"cpu"``."""
+    import torch
+
+    if torch.cuda.is_available() and gpu_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # not Linux: fall back to what platform knows
+        pass
+    return platform.processor() or platform.machine()
+
+
+def simd_width() -> str:
+    """The widest SIMD instruction set that Numba's compiler (LLVM) targets on this CPU.
+
+    The CPU kernel's speed depends on it: AVX-512 multiplies 16 float32 numbers at once, AVX2 8.
+    """
+    try:
+        import llvmlite.binding as llvm
+
+        features = llvm.get_host_cpu_features()
+    except Exception:  # a description should never fail
+        return "unknown"
+    for name in ("avx512f", "avx2", "avx", "sse2", "neon", "sve"):
+        if features.get(name):
+            return name
+    return "none found"
+
+
+def int8_dot_product() -> bool:
+    """Whether the CPU has an int8 dot-product instruction (VNNI: ``avx512_vnni`` or
+    ``avx_vnni``; AMX's ``amx_int8``). Without one, int8 matrix products on x86 go through
+    AVX2's ``vpmaddubsw`` and gain at most about twice float32's arithmetic rate."""
+    try:
+        import llvmlite.binding as llvm
+
+        features = llvm.get_host_cpu_features()
+    except Exception:  # a description should never fail
+        return False
+    return any(features.get(name) for name in ("avx512vnni", "avxvnni", "amx-int8"))
+
+
+def describe_machine() -> dict[str, str]:
+    """A short description of this machine for 'What we measured' tables and benchmark files."""
+    info = {
+        "cpu": _cpu_name(),
+        "cores": str(os.cpu_count()),
+        "simd": simd_width(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    try:
+        import numba
+
+        info["numba"] = numba.__version__
+    except ImportError:  # numba is a dependency, but the description should never fail
+        pass
+    if gpu_available():
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        info["gpu"] = props["name"].decode()
+        info["cupy"] = cupy.__version__
+    else:
+        info["gpu"] = "none"
+    return info

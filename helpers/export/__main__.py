@@ -1,5 +1,0 @@
-"""``python -m helpers.export``: see ``helpers.export.command``."""
-
-from .command import main
-
-main()

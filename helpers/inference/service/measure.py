@@ -1,0 +1,123 @@
+"""The service under load on loopback: a server process per setting, the load test against it.
+
+``running_server`` starts ``python -m helpers.serve`` on a free loopback port, waits until
+``/health`` answers, yields its URL and stops it with SIGTERM (graceful: every accepted
+request is answered). ``window_sweep`` runs ``helpers.inference.loadtest.run_load`` at each batching
+window and concurrency: Chapter 12's table and ``make bench``'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+
+from ..loadtest import run_load
+
+WINDOWS_MS = (0, 1, 2, 5, 10)
+"""Batching windows the sweep measures, milliseconds (0: no batching)."""
+CONCURRENCIES = (1, 16, 64)
+"""Requests in flight at once."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(
+    *,
+    max_wait_ms: float = 2.0,
+    engine: str = "auto",
+    threads: int | None = None,
+    max_batch: int = 1024,
+    queue_size: int = 1024,
+    start_timeout_s: float = 120.0,
+) -> Iterator[str]:
+    """A pricing service in its own process on 127.0.0.1, for the block; yields its URL.
+
+    Raises:
+        RuntimeError: the server exits or does not answer ``/health`` within
+            ``start_timeout_s``; the message holds the end of its log.
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "helpers.serve", "--port", str(port),
+               "--max-wait-ms", str(max_wait_ms), "--engine", engine,
+               "--max-batch", str(max_batch), "--queue-size", str(queue_size)]  # fmt: skip
+    if threads is not None:
+        command += ["--threads", str(threads)]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + start_timeout_s
+            while not _healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"the service did not start: {log.read()[-2000:]}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _health(url: str) -> dict:
+    with urllib.request.urlopen(url + "/health", timeout=1) as response:
+        return json.load(response)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return _health(url).get("status") == "ok"
+    except OSError:
+        return False
+
+
+def window_sweep(
+    *,
+    windows_ms: Sequence[float] = WINDOWS_MS,
+    concurrencies: Sequence[int] = CONCURRENCIES,
+    endpoints: Sequence[str] = ("price", "greeks"),
+    requests: int = 400,
+    engine: str = "auto",
+    threads: int | None = None,
+) -> list[dict]:
+    """Throughput and latency at each batching window, concurrency and endpoint.
+
+    One server per window; at each concurrency and endpoint, a warm-up of ``concurrency``
+    requests, then ``requests`` single-option requests, closed loop (``run_load``).
+
+    Returns:
+        One dict per point: ``window_ms``, ``engine`` (the one that priced: what ``"auto"``
+        chose) and ``run_load``'s ``LoadResult`` fields.
+    """
+    rows = []
+    for window in windows_ms:
+        with running_server(max_wait_ms=window, engine=engine, threads=threads) as url:
+            serving = _health(url)["engine"]  # what "auto" chose
+            for endpoint in endpoints:
+                for concurrency in concurrencies:
+                    run_load(url, endpoint=endpoint, requests=concurrency,
+                             concurrency=concurrency, seed=1)  # fmt: skip
+                    result = run_load(
+                        url, endpoint=endpoint, requests=requests, concurrency=concurrency
+                    )
+                    rows.append({"window_ms": window, "engine": serving} | asdict(result))
+    return rows

@@ -1,0 +1,122 @@
+"""A closed-form first guess of the price, for a network to correct (Chapter 9).
+
+The course's option pays ``exp(-r T) (A - K)+`` on the average ``A`` of the Euler path
+``S_i = S_{i-1} (1 + mu dt + sigma sqrt(dt) Z_i)``, ``i = 1..N``, unless the running average
+falls to the barrier. Without the barrier the first two moments of ``A`` are exact sums over the
+steps: ``E[S_i] = S0 q^i`` with ``q = 1 + mu dt`` and ``E[S_i S_j] = S0^2 g^i q^(j - i)`` for
+``i <= j`` with ``g = q^2 + sigma^2 dt``. Writing ``q^i = exp(a i)`` and ``g^i = exp(b i)``, the
+sums are power series in the small log growth rates ``a`` and ``b`` (``N |b| < 1`` on the
+article's domain) whose coefficients are sums of integer powers, computed once: no branch, no
+cancellation at ``mu = sigma = 0``, and autograd gives every derivative.
+
+Matching a lognormal to those two moments (Levy, 1992) prices the option without its barrier
+in Black's formula. ``helpers.networks.residual.ResidualPricer`` adds a network to that guess,
+so the network learns only what the guess misses: the barrier and the lognormal's error.
+
+References:
+    E. Levy, "Pricing European average rate currency options", Journal of International Money
+    and Finance 11 (1992).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+MATURITY = 1.0
+"""Years to expiry of every option in the course (``helpers.mc.price_options``' default)."""
+
+N_STEPS = 365
+"""Euler steps per path, daily over the year (``helpers.mc.price_options``' default)."""
+
+SERIES_TERMS = 28
+"""Terms of each power series; the last one is below 1e-17 of the sum for ``N |x| <= 2``."""
+
+
+@lru_cache(maxsize=8)
+def _coefficients(n_steps: int, terms: int = SERIES_TERMS) -> tuple[np.ndarray, np.ndarray]:
+    """``P[k] = sum_i i^k / k!`` over ``i = 1..N`` and ``Q[k, l] = sum i^k m^l / (k! l!)`` over
+    ``i, m >= 1``, ``i + m <= N``: the series' coefficients, shapes ``(terms,)`` and
+    ``(terms, terms)``."""
+    i = np.arange(1, n_steps + 1, dtype=np.float64)
+    k = np.arange(terms)
+    factorials = np.array([math.factorial(j) for j in range(terms)], dtype=np.float64)
+    V = i[:, None] ** k[None, :] / factorials  # (N, terms)
+    below = (i[:, None] + i[None, :]) <= n_steps  # (N, N): pairs with i + m <= N
+    return V.sum(axis=0), V.T @ below.astype(np.float64) @ V
+
+
+def _series(n_steps: int, dtype: torch.dtype, device: torch.device):
+    """``_coefficients`` as tensors, with the powers ``0 .. terms - 1``. Made afresh on each
+    call (a few hundred numbers): a cache of tensors would keep the fake tensors of a
+    ``torch.export`` trace and hand them to later eager calls."""
+    P, Q = _coefficients(n_steps)
+    k = np.arange(len(P), dtype=np.float64)
+    return tuple(torch.as_tensor(c, dtype=dtype, device=device) for c in (P, Q, k))
+
+
+def average_moments(
+    S0: torch.Tensor, sigma: torch.Tensor, mu: torch.Tensor,
+    T: float = MATURITY, n_steps: int = N_STEPS,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """``E[A]`` and ``E[A^2]`` of the Euler path's average ``A = (S_1 + ... + S_N) / N``.
+
+    Args:
+        S0: spot, currency units; sigma, mu: annualised volatility and drift; any shape, one
+            broadcast shape ``(...)``, float64 for full accuracy.
+        T: maturity in years; n_steps: the Euler steps ``N``.
+
+    Returns:
+        ``(m1, m2)``, each of shape ``(...)``, in currency and currency squared.
+    """
+    P, Q, k = _series(n_steps, S0.dtype, S0.device)
+    dt = T / n_steps
+    a = torch.log1p(mu * dt)
+    b = torch.log((1 + mu * dt) ** 2 + sigma**2 * dt)
+    a_powers, b_powers = a[..., None] ** k, b[..., None] ** k
+    sum_q = a_powers @ P  # sum over i of q^i
+    sum_g = b_powers @ P  # sum over i of g^i
+    cross = ((b_powers @ Q) * a_powers).sum(-1)  # sum over i < j of g^i q^(j - i)
+    m1 = S0 * sum_q / n_steps
+    m2 = S0**2 * (sum_g + 2 * cross) / n_steps**2
+    return m1, m2
+
+
+def levy_price(x: torch.Tensor, T: float = MATURITY, n_steps: int = N_STEPS, *,
+               cdf_dtype: torch.dtype = torch.float64) -> torch.Tensor:  # fmt: skip
+    """Black's price of the average with a lognormal matched to its two moments; no barrier.
+
+    ``exp(-r T) (m1 N(d1) - K N(d2))`` with ``v = log(m2 / m1^2)``, ``d1 = (log(m1 / K) + v / 2)
+    / sqrt(v)`` and ``d2 = d1 - sqrt(v)``. It is exact when the payoff is linear (``K = 0``) or
+    the path deterministic (``sigma = 0``, where it tends to ``exp(-r T) (m1 - K)+``), and it
+    ignores the barrier, so it bounds the option's price from above up to the lognormal's error.
+    Computed in float64 and returned in ``x``'s dtype; ``cdf_dtype=torch.float32`` evaluates
+    only the two normal CDFs in float32 (ONNX Runtime has no float64 ``Erf``; the price then
+    moves by at most ``(m1 + K)`` times float32's rounding of ``N``, about ``6e-8``).
+
+    Example:
+        >>> x = torch.tensor([[0.0, 0.0, 100.0, 0.2, 0.0, 0.0]])
+        >>> round(float(levy_price(x)), 4)  # K = 0: the mean of the average
+        100.0
+
+    Args:
+        x: options, shape ``(..., 6)``, columns ``helpers.core.domain.COLUMNS``.
+        T: maturity in years; n_steps: Euler steps of the Monte Carlo it stands in for.
+        cdf_dtype: the dtype of ``N(d1)`` and ``N(d2)``.
+
+    Returns:
+        Prices, shape ``(...)``.
+    """
+    z = x.double()
+    K, S0, sigma, mu, r = z[..., 0], z[..., 2], z[..., 3], z[..., 4], z[..., 5]
+    m1, m2 = average_moments(S0, sigma, mu, T, n_steps)
+    tiny = torch.finfo(z.dtype).tiny
+    v = torch.log(m2.clamp_min(tiny) / (m1**2).clamp_min(tiny)).clamp_min(1e-14)
+    width = v.sqrt()
+    d1 = (torch.log(m1.clamp_min(tiny)) - torch.log(K.clamp_min(tiny)) + v / 2) / width
+    n1 = torch.special.ndtr(d1.to(cdf_dtype)).double()
+    n2 = torch.special.ndtr((d1 - width).to(cdf_dtype)).double()
+    return (torch.exp(-r * T) * (m1 * n1 - K * n2)).to(x.dtype)

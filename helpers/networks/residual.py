@@ -1,0 +1,52 @@
+"""The shipped pricer's architecture (Chapter 9): Levy's closed form plus a network that
+corrects it (``helpers.mc.moments.levy_price`` + ``HomogeneousPricer``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..mc.moments import MATURITY, N_STEPS, levy_price
+from .homogeneous import HomogeneousPricer
+
+
+class ResidualPricer(nn.Module):
+    """``max(levy_price(x) + HomogeneousPricer(x), 0)``: a network trained on what the closed
+    form misses.
+
+    Both parts are homogeneous of degree one in ``(K, B, S0)``, so the sum is; every Greek is
+    available by autograd through both. The sum is floored at zero: an option is never worth
+    less, and where the correction would go below (a barrier above the spot: the option is all
+    but dead) the price is 0 and so is every Greek. The correction's last layer starts at zero,
+    so an untrained pricer is the closed form itself.
+
+    Example:
+        >>> pricer = ResidualPricer(hidden=16, layers=2)
+        >>> pricer(torch.tensor([[110.0, 100.0, 120.0, 0.35, 0.1, 0.05]])).shape
+        torch.Size([1])
+
+    Args:
+        hidden, layers, activation, extra_inputs: the correcting network's
+            (``HomogeneousPricer``'s).
+        T: maturity in years; n_steps: Euler steps of the labels' Monte Carlo.
+
+    Shape:
+        Input ``(..., 6)``, columns ``helpers.core.domain.COLUMNS``; output ``(...)``, the price.
+
+    Raises:
+        ValueError: ``hidden`` or ``layers`` below 1, or an unknown activation.
+    """
+
+    def __init__(self, hidden: int = 256, layers: int = 4, activation: str = "elu",
+                 T: float = MATURITY, n_steps: int = N_STEPS,
+                 extra_inputs: tuple[str, ...] | list[str] = ()) -> None:  # fmt: skip
+        super().__init__()
+        self.T, self.n_steps = T, n_steps
+        self.residual = HomogeneousPricer(hidden=hidden, layers=layers, activation=activation,
+                                          extra_inputs=extra_inputs)  # fmt: skip
+        last = self.residual.body[-1]
+        nn.init.zeros_(last.weight)  # an untrained pricer is the closed form itself
+        nn.init.zeros_(last.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (levy_price(x, self.T, self.n_steps) + self.residual(x)).clamp_min(0.0)
