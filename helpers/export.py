@@ -1,5 +1,5 @@
 """``python -m helpers.export --out DIR``: the shipped pricer exported to ONNX, float32 and int8
-(Chapter 11). The code is ``helpers.inference.export``; ``--help`` lists the options.
+(Chapter 12). The code is ``helpers.inference.export``; ``--help`` lists the options.
 """
 
 from .inference.export.command import main

@@ -1,5 +1,5 @@
 """``python -m helpers.loadtest``: a bounded load test of the pricing service on loopback
-(Chapter 12). The code is ``helpers.inference.loadtest``; ``--help`` lists the options.
+(Chapter 13). The code is ``helpers.inference.loadtest``; ``--help`` lists the options.
 """
 
 from .inference.loadtest import main

@@ -227,7 +227,7 @@ def sampling_points(samples: dict[str, np.ndarray], columns: tuple[int, int],
 
 def learning_curves(curves: dict[str, tuple[Sequence[int], Sequence[float]]],
                     targets: Sequence[float], noise_floor: float) -> plt.Figure:  # fmt: skip
-    """Test MAE against training options, one line per method, log-log (Chapter 9).
+    """Test MAE against training options, one line per method, log-log (Chapter 10).
 
     Args:
         curves: ``{method: (options, test MAE)}``.
@@ -262,7 +262,7 @@ def smile_and_local_vol(
     domestic: str = "USD",
 ) -> plt.Figure:
     """One pair's implied volatility by maturity (quotes and splines) beside its local
-    volatility at a few times (Chapter 10).
+    volatility at a few times (Chapter 11).
 
     Args:
         quotes: ``(strikes, vols)``, shape ``(t, q)`` each; curves: the same on a fine grid,
@@ -296,7 +296,7 @@ def vega_heatmaps(
     vega: np.ndarray, pairs: Sequence[str], maturities: Sequence[float], deltas: Sequence[float]
 ) -> plt.Figure:
     """dPrice/d(quoted volatility) for every quote: one small map per pair, maturities down,
-    strikes (by their call delta) across, one colour scale for all (Chapter 10).
+    strikes (by their call delta) across, one colour scale for all (Chapter 11).
 
     Args:
         vega: shape ``(m, t, q)``; pairs: ``m`` names; maturities: ``(t,)`` years;

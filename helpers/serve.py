@@ -1,5 +1,5 @@
 """``python -m helpers.serve``: the pricing service on uvicorn, on loopback by default (Chapter
-12). The code is ``helpers.inference.service``; ``--help`` lists the options.
+13). The code is ``helpers.inference.service``; ``--help`` lists the options.
 """
 
 from .inference.service.command import main

@@ -36,7 +36,7 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     monkeypatch.setattr(
         inference, "time_inference", lambda sizes, batches=(1, 1000): fake_inference
     )
-    # Chapters 11 and 12 measure minutes of quantization and load: their own tests cover them
+    # Chapters 12 and 13 measure minutes of quantization and load: their own tests cover them
     monkeypatch.setattr(quantized, "measure", lambda sizes, anchor_paths: {})
     monkeypatch.setattr(service, "measure", lambda sizes, anchor_paths: {})
     monkeypatch.setattr(timing, "time_basket",
@@ -46,7 +46,7 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     result = json.loads((tmp_path / "results.json").read_text())
     assert (
         result["localvol"]["R_adjoint"] > 0
-        and "local volatility (Chapter 10)" in (tmp_path / "results.md").read_text()
+        and "local volatility (Chapter 11)" in (tmp_path / "results.md").read_text()
     )
     backends = {t["backend"] for t in result["timings"]}
     assert {"quantlib", "numba", "numpy"} <= backends

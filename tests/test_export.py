@@ -398,7 +398,7 @@ def test_candidates_lists_every_way_baseline_first(tmp_path):
 def test_qat_is_no_worse_than_ptq_beyond_noise(exported, shipped, tmp_path):
     # the variant where int8 costs accuracy (test MAE 0.030 against float32's 0.0062):
     # measured QAT 0.0301 against PTQ 0.0301. On the blockwise variant PTQ is already at
-    # float32's MAE and QAT is worse (0.0070 against 0.0062): Chapter 11 reports it.
+    # float32's MAE and QAT is worse (0.0070 against 0.0062): Chapter 12 reports it.
     X, y, _ = load_test_set()
     X_qat = sobol_options(16_384, seed=1)
     tuned = export.qat_finetune(shipped, X_qat, pricing.price(shipped, X_qat))

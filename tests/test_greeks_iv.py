@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.core import domain
 from helpers.inference import implied_volatility as iv
 from helpers.inference import pricing
 from helpers.inference import sensitivities as greeks
@@ -14,7 +15,7 @@ from helpers.mc import price_options
 from helpers.mc.bumps import mc_bumped_greeks, mc_delta_gamma
 from helpers.networks.mlp import Net
 
-ARTICLE_POINT = [110.0, 100.0, 120.0, 0.35, 0.1, 0.05]
+ARTICLE_NETWORK_EXAMPLE = list(domain.ARTICLE_NETWORK_EXAMPLE)
 
 
 class Toy(torch.nn.Module):
@@ -30,7 +31,7 @@ class Toy(torch.nn.Module):
 
 
 def test_greeks_of_a_known_function():
-    X = np.array([ARTICLE_POINT, [50.0, 10.0, 80.0, 0.2, 0.05, 0.1]])
+    X = np.array([ARTICLE_NETWORK_EXAMPLE, [50.0, 10.0, 80.0, 0.2, 0.05, 0.1]])
     g = greeks.greeks(Toy(), X)
     K, B, S0, sigma, mu, r = X.T
     np.testing.assert_allclose(g["price"], S0**2 * sigma / 100 + K * r + B * mu, rtol=1e-6)
@@ -44,9 +45,9 @@ def test_greeks_of_a_known_function():
 
 
 def test_hessian_is_symmetric_and_matches_the_known_one():
-    H = greeks.hessians(Toy(), [ARTICLE_POINT])[0]
+    H = greeks.hessians(Toy(), [ARTICLE_NETWORK_EXAMPLE])[0]
     np.testing.assert_allclose(H, H.T, atol=1e-6)
-    S0, sigma = ARTICLE_POINT[2], ARTICLE_POINT[3]
+    S0, sigma = ARTICLE_NETWORK_EXAMPLE[2], ARTICLE_NETWORK_EXAMPLE[3]
     assert H[2, 2] == pytest.approx(2 * sigma / 100, rel=1e-5)
     assert H[2, 3] == pytest.approx(2 * S0 / 100, rel=1e-5)
     assert H[0, 5] == pytest.approx(1.0, rel=1e-5) and H[1, 4] == pytest.approx(1.0, rel=1e-5)
@@ -55,7 +56,7 @@ def test_hessian_is_symmetric_and_matches_the_known_one():
 def test_network_gradient_matches_finite_differences():
     torch.manual_seed(0)
     net = Net(hidden=16, layers=2).double()
-    X = np.array([ARTICLE_POINT])
+    X = np.array([ARTICLE_NETWORK_EXAMPLE])
     grad = greeks.gradients(net.float(), X)[0]
     net = net.double()
     x = torch.tensor(X, dtype=torch.float64)
@@ -72,7 +73,11 @@ def test_greeks_of_a_batch_equal_the_per_option_transforms():
     torch.manual_seed(1)
     net = Net(hidden=32, layers=3)
     X = np.array(
-        [ARTICLE_POINT, [50.0, 10.0, 80.0, 0.2, 0.05, 0.1], [90.0, 0.0, 95.0, 0.3, 0.0, 0.02]]
+        [
+            ARTICLE_NETWORK_EXAMPLE,
+            [50.0, 10.0, 80.0, 0.2, 0.05, 0.1],
+            [90.0, 0.0, 95.0, 0.3, 0.0, 0.02],
+        ]
     )
     g = greeks.greeks(net, X)
     grad, hess = greeks.gradients(net, X), greeks.hessians(net, X)
@@ -85,7 +90,7 @@ def test_greeks_of_a_batch_equal_the_per_option_transforms():
 
 def test_curves_are_one_batched_call_over_spots():
     spots = np.linspace(10, 200, 20)
-    c = greeks.curves(Toy(), ARTICLE_POINT, spots)
+    c = greeks.curves(Toy(), ARTICLE_NETWORK_EXAMPLE, spots)
     np.testing.assert_allclose(c["delta"], 2 * spots * 0.35 / 100, rtol=1e-6)
     assert c["price"].shape == c["gamma"].shape == (20,)
 
@@ -96,7 +101,7 @@ def test_curves_are_one_batched_call_over_spots():
      (1, 109.5, "B = 109.5")],
 )  # fmt: skip
 def test_inputs_outside_the_training_domain_are_refused(column, value, match):
-    X = np.array([ARTICLE_POINT])
+    X = np.array([ARTICLE_NETWORK_EXAMPLE])
     X[0, column] = value
     calls = [lambda: pricing.price(Toy(), X), lambda: greeks.greeks(Toy(), X)]
     if column != 3:  # the implied-volatility solvers ignore the sigma column
@@ -108,7 +113,7 @@ def test_inputs_outside_the_training_domain_are_refused(column, value, match):
 
 
 def test_outside_inputs_are_allowed_with_a_warning():
-    X = np.array([ARTICLE_POINT])
+    X = np.array([ARTICLE_NETWORK_EXAMPLE])
     X[0, 2] = 260.0
     with pytest.warns(UserWarning, match="extrapolating"):
         p = pricing.price(Toy(), X, allow_outside=True)
@@ -132,27 +137,31 @@ def test_implied_vol_round_trip_on_a_monotone_model():
 
 
 def test_implied_vol_of_one_option_takes_a_scalar_quote():
-    quote = pricing.price(Toy(), [ARTICLE_POINT])[0]
-    assert iv.implied_vol(Toy(), ARTICLE_POINT, float(quote))[0] == pytest.approx(0.35, abs=1e-4)
+    quote = pricing.price(Toy(), [ARTICLE_NETWORK_EXAMPLE])[0]
+    assert iv.implied_vol(Toy(), ARTICLE_NETWORK_EXAMPLE, float(quote))[0] == pytest.approx(
+        0.35, abs=1e-4
+    )
 
 
 def test_unattainable_quote_is_refused_with_the_range():
     with pytest.raises(ValueError, match=r"quote 1e\+06 for row 0 is outside .* \[0, 0.4\]"):
-        iv.implied_vol(Toy(), [ARTICLE_POINT], 1e6)
+        iv.implied_vol(Toy(), [ARTICLE_NETWORK_EXAMPLE], 1e6)
 
 
 def test_quote_count_must_match_rows():
     with pytest.raises(ValueError, match="one quote per row"):
-        iv.implied_vol(Toy(), [ARTICLE_POINT, ARTICLE_POINT], [1.0])
+        iv.implied_vol(Toy(), [ARTICLE_NETWORK_EXAMPLE, ARTICLE_NETWORK_EXAMPLE], [1.0])
 
 
 def test_article_bisection_agrees_with_the_batched_solver():
-    quote = float(pricing.price(Toy(), [ARTICLE_POINT])[0])
-    assert iv.article_bisection(Toy(), ARTICLE_POINT, quote) == pytest.approx(0.35, abs=1e-5)
+    quote = float(pricing.price(Toy(), [ARTICLE_NETWORK_EXAMPLE])[0])
+    assert iv.article_bisection(Toy(), ARTICLE_NETWORK_EXAMPLE, quote) == pytest.approx(
+        0.35, abs=1e-5
+    )
     with pytest.raises(ValueError, match="not between"):
-        iv.article_bisection(Toy(), ARTICLE_POINT, 1e6)
+        iv.article_bisection(Toy(), ARTICLE_NETWORK_EXAMPLE, 1e6)
     with pytest.raises(ValueError, match="one option"):
-        iv.article_bisection(Toy(), [ARTICLE_POINT, ARTICLE_POINT], quote)
+        iv.article_bisection(Toy(), [ARTICLE_NETWORK_EXAMPLE, ARTICLE_NETWORK_EXAMPLE], quote)
 
 
 PEAK = 0.137
@@ -173,7 +182,7 @@ class Hump(torch.nn.Module):
 
 def test_implied_vol_on_a_non_monotone_price_matches_the_quote_with_the_smallest_sigma():
     sigmas = np.array([0.02, 0.1, PEAK, 0.2, 0.3, 0.4])
-    X = np.tile(ARTICLE_POINT, (len(sigmas), 1))
+    X = np.tile(ARTICLE_NETWORK_EXAMPLE, (len(sigmas), 1))
     X[:, 3] = sigmas
     quotes = pricing.price(Hump(), X)
     vol = iv.implied_vol(Hump(), X, quotes, tol=1e-8)  # vega up to 70: 1e-8 keeps P within 1e-6

@@ -1,4 +1,4 @@
-"""The FX basket under local volatility (Chapter 10): market, splines, Dupire, Monte Carlo and
+"""The FX basket under local volatility (Chapter 11): market, splines, Dupire, Monte Carlo and
 the whole gradient, checked against QuantLib, finite differences and torch autograd."""
 
 from __future__ import annotations

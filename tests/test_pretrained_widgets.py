@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers.core.config import DATA_DIR
-from helpers.core.domain import ARTICLE_POINT
+from helpers.core.domain import ARTICLE_NETWORK_EXAMPLE
 from helpers.data import test_set
 from helpers.inference import evaluation, pricing, widgets
 from helpers.networks.loading import load_pretrained
@@ -58,7 +58,7 @@ def test_missing_model_is_refused(tmp_path):
 def test_the_shipped_model_loads_and_prices_the_articles_example():
     model = load_pretrained()
     with torch.no_grad():
-        price = model(torch.tensor([ARTICLE_POINT])).item()
+        price = model(torch.tensor([ARTICLE_NETWORK_EXAMPLE])).item()
     assert 10.0 < price < 30.0  # Monte Carlo says about 18.7
 
 
@@ -72,7 +72,7 @@ def test_the_recorded_evaluation_is_what_the_shipped_model_measures():
     assert recorded["test_max_error"] == pytest.approx(error.max(), abs=1e-5)
     assert recorded["fraction_priced_near_zero"] == (price < test_set.NEAR_ZERO).mean()
     point = recorded["article_point"]
-    assert point["inputs"] == list(ARTICLE_POINT)
+    assert point["inputs"] == list(ARTICLE_NETWORK_EXAMPLE)
     assert point["network"] == pytest.approx(pricing.price(model, [point["inputs"]])[0], abs=1e-5)
     assert point["gap"] == pytest.approx(point["network"] - point["monte_carlo"], abs=1e-5)
 
@@ -117,14 +117,16 @@ def test_the_shipped_test_set_is_high_precision():
 def test_plotly_figure_has_one_slider_step_per_case(shipped):
     folder, _ = shipped
     model = load_pretrained(folder=folder)
-    fig = widgets.plotly_curves(model, ARTICLE_POINT, {"sigma": [0.1, 0.2], "r": [0.0]})
+    fig = widgets.plotly_curves(model, ARTICLE_NETWORK_EXAMPLE, {"sigma": [0.1, 0.2], "r": [0.0]})
     assert len(fig.layout.sliders[0].steps) == 4  # the base case and three variations
     assert len(fig.data) == 4 * 3
 
 
 def test_plotly_html_inlines_plotly_js_so_the_page_needs_no_network(shipped):
     folder, _ = shipped
-    fig = widgets.plotly_curves(load_pretrained(folder=folder), ARTICLE_POINT, {"r": [0.0]})
+    fig = widgets.plotly_curves(
+        load_pretrained(folder=folder), ARTICLE_NETWORK_EXAMPLE, {"r": [0.0]}
+    )
     html = widgets.plotly_html(fig)
     assert "<script src=" not in html  # nothing fetched: no CDN, no local file either
     assert "plotly.js v" in html and len(html) > 1_000_000  # the library itself, inlined
@@ -132,7 +134,7 @@ def test_plotly_html_inlines_plotly_js_so_the_page_needs_no_network(shipped):
 
 def test_interactive_curves_build_their_sliders(shipped):
     folder, _ = shipped
-    box = widgets.interactive_curves(load_pretrained(folder=folder), ARTICLE_POINT)
+    box = widgets.interactive_curves(load_pretrained(folder=folder), ARTICLE_NETWORK_EXAMPLE)
     descriptions = {c.description for row in box.children[:2] for c in row.children}
     assert {"K", "B / K", "sigma", "mu", "r", "show"} == descriptions
 

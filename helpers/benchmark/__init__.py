@@ -4,7 +4,7 @@ Topics (``runner.TOPICS``): ``mc`` (the Monte Carlo backends, Chapter 1), ``data
 streaming dataset and datasets on disk, Chapters 2 and 6), ``training`` (mixed precision,
 Chapter 4), ``inference`` (the network against Monte Carlo, Chapter 7), ``adjoint`` (Chapter 8),
 ``differential`` (Chapter 9), and the later chapters' own modules: ``helpers.localvol.timing``
-(Chapter 10), ``helpers.inference.export.benchmark`` (11) and
+(Chapter 11), ``helpers.inference.export.benchmark`` (11) and
 ``helpers.inference.service.benchmark`` (12). A chapter
 imports the timing function it shows from its topic's module.
 

@@ -8,17 +8,17 @@ import time
 import numpy as np
 
 from ..core import config
+from ..core.domain import ARTICLE_MC_EXAMPLE
 from ..mc import price_options
 from ..mc.bumps import bump_and_revalue_batch
 from .common import best_seconds
-from .mc import ARTICLE_OPTIONS
 
 ADJOINT_TARGET = 2.5
 """The adjoint's cost ratio R = time(price and six Greeks) / time(price) should stay below it."""
 
 
 def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> dict:
-    """The adjoint Greeks' cost on ``ARTICLE_OPTIONS`` with the survival estimator (Chapter 8).
+    """The adjoint Greeks' cost on ``ARTICLE_MC_EXAMPLE`` with the survival estimator (Chapter 8).
 
     Times, best of ``repeats`` interleaved runs after a warm-up, on one thread and on every
     core: the price alone; the price and its six first-order Greeks (one forward and one reverse
@@ -38,7 +38,7 @@ def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> 
     from ..mc import adjoint, autograd
     from ..mc.philox import split_seed
 
-    X = ARTICLE_OPTIONS
+    X = ARTICLE_MC_EXAMPLE
     key = split_seed(1)
     bumped = bump_and_revalue_batch(X)
 

@@ -16,7 +16,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ..core import config, machine
-from ..core.domain import sample_options
+from ..core.domain import ARTICLE_MC_EXAMPLE, sample_options
 from ..mc import available_backends, price_options
 from ..mc.numba_backend import LANES
 from .common import Timing, best_seconds
@@ -122,15 +122,6 @@ def time_numba_anchor(n_paths: int, threads: int, n_steps: int = 365) -> Timing:
     return Timing("anchor", "numba", 1, n_paths, n_steps, threads, t.seconds)
 
 
-ARTICLE_OPTIONS = np.array(
-    [
-        [110.0, 100.0, 120.0, 0.35, 0.15, 0.05],
-        [120.0, 90.0, 100.0, 0.20, 0.10, 0.05],
-    ]
-)
-"""The article's two-option example, shape ``(2, 6)``: barriers that knock out many paths."""
-
-
 NUMBA_ANCHOR_PATHS_FACTOR = 10
 """The numba backend prices the anchor with this many times QuantLib's paths: at QuantLib's
 20,000 paths it finishes in milliseconds, too short to time threads reliably."""
@@ -145,7 +136,7 @@ CPU_TARGET_THREAD_SCALING = 1.8
 
 
 def time_numba_knockout(n_paths: int, threads: int, n_steps: int = 365) -> Timing:
-    """Times the numba backend on ``ARTICLE_OPTIONS`` with ``threads`` threads.
+    """Times the numba backend on ``ARTICLE_MC_EXAMPLE`` with ``threads`` threads.
 
     Its rate counts every path as taking every step (options x paths x steps over seconds):
     a knocked-out path's skipped steps count as done, so the figure shows what early exits buy.
@@ -155,10 +146,10 @@ def time_numba_knockout(n_paths: int, threads: int, n_steps: int = 365) -> Timin
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        t = time_backend("numba", ARTICLE_OPTIONS, n_paths, n_steps)
+        t = time_backend("numba", ARTICLE_MC_EXAMPLE, n_paths, n_steps)
     finally:
         numba.set_num_threads(before)
-    return Timing("knock-out", "numba", len(ARTICLE_OPTIONS), n_paths, n_steps, threads,
+    return Timing("knock-out", "numba", len(ARTICLE_MC_EXAMPLE), n_paths, n_steps, threads,
                   t.seconds)  # fmt: skip
 
 

@@ -67,6 +67,7 @@ def run_all(sizes: config.Sizes | None = None, anchor_paths: int = 20_000) -> di
     """Every topic's measurements, in one run, as a JSON-ready dictionary."""
     sizes = sizes or config.sizes()
     result = {"date": _now(), "machine": machine.describe_machine()}
+    result["machine_line"] = machine.machine_line()
     for name in TOPICS:
         result |= _measure(name, sizes, anchor_paths)
     return result
@@ -81,6 +82,7 @@ def run_topics(
     result = dict(previous)
     result.setdefault("date", _now())
     result.setdefault("machine", machine.describe_machine())
+    result.setdefault("machine_line", machine.machine_line())
     for name in names:
         fresh = _measure(name, sizes, anchor_paths)
         for value in fresh.values():
@@ -88,6 +90,19 @@ def run_topics(
                 value["date"] = _now()
         result |= fresh
     return result
+
+
+def machine_of(result: dict) -> str:
+    """The machine line of a run (``helpers.core.machine.machine_line``), or, for results
+    recorded before it existed, the same facts from the run's ``machine`` dictionary."""
+    if "machine_line" in result:
+        return result["machine_line"]
+    m = result["machine"]
+    return (
+        f"{m['cpu']}, {m['cores']} cores; widest vector instructions {m['simd']} (the "
+        f"run recorded no others); GPU {m['gpu']}; Python {m['python']}, NumPy "
+        f"{m['numpy']}, Numba {m.get('numba', 'none')}"
+    )
 
 
 def to_markdown(result: dict) -> str:
@@ -98,7 +113,8 @@ def to_markdown(result: dict) -> str:
         "",
         f"Measured {result['date']} by `make bench` (`python -m helpers.benchmark`).",
         "",
-        "Machine: " + ", ".join(f"{k} {v}" for k, v in result["machine"].items()),
+        f"Machine: {machine_of(result)}. Every figure below comes from this run on this "
+        "machine; the book's chapters print their own machine, which may differ.",
     ]
     for name in TOPICS:
         section = topic(name).lines(result)

@@ -71,16 +71,16 @@ class Sizes:
             run; ``differential_paths``: paths per option; ``differential_steps``: optimiser
             steps of each of its two trainings.
         reference_greeks_paths: paths of the adjoint Monte Carlo Greeks (with gamma) that
-            Chapter 9 checks the shipped pricer's Greeks against.
-        basket_paths: paths of Chapter 10's FX basket (NAG's 10,000 on a CPU; the torch engine
+            Chapter 10 checks the shipped pricer's Greeks against.
+        basket_paths: paths of Chapter 11's FX basket (NAG's 10,000 on a CPU; the torch engine
             on the GPU takes more); basket_device: where its torch engine runs.
         basket_fd_paths: paths of each finite difference that checks its gradient.
         basket_timing_paths, basket_timing_repeats: paths (NAG's 10,000) and best-of repeats
-            of Chapter 10's timing of the price, the hand adjoint and autograd.
-        qat_options: options (Sobol points, labelled by the float pricer) of Chapter 11's
+            of Chapter 11's timing of the price, the hand adjoint and autograd.
+        qat_options: options (Sobol points, labelled by the float pricer) of Chapter 12's
             quantization-aware fine-tuning, one epoch.
-        service_requests: requests per point of Chapter 12's load test.
-        sweep_options, sweep_steps: training options and steps of each trial of Chapter 12's
+        service_requests: requests per point of Chapter 13's load test.
+        sweep_options, sweep_steps: training options and steps of each trial of Chapter 13's
             hyper-parameter sweep.
     """
 

@@ -109,7 +109,7 @@ def sobol_options(n: int, seed: int, *, skip: int = 0, dtype: type = np.float32)
 BARRIER_CORNER = {"B/S0": (0.75, 1.0), "sigma": (0.2, 0.4)}
 """The part of the domain where a pricer learns the barrier hardest: the barrier within 25% below
 the spot and the volatility high, so the average often touches it (about 4% of the domain's
-options). Chapter 9 oversamples it."""
+options). Chapter 10 oversamples it."""
 
 
 def in_barrier_corner(X: np.ndarray) -> np.ndarray:
@@ -150,9 +150,26 @@ def sample_barrier_corner(n: int, rng: np.random.Generator, dtype: type = np.flo
     return np.concatenate(kept)[:n] if kept else np.empty((0, 6), dtype)
 
 
-ARTICLE_POINT = (110.0, 100.0, 120.0, 0.35, 0.1, 0.05)
-"""The article's example ``[K, B, S0, sigma, mu, r]`` for the trained network; its network
-said 18.714."""
+ARTICLE_MC_EXAMPLE = np.array(
+    [
+        [110.0, 100.0, 120.0, 0.35, 0.15, 0.05],
+        [120.0, 90.0, 100.0, 0.20, 0.10, 0.05],
+    ]
+)
+"""**The article's Monte Carlo example**: the two options, rows ``[K, B, S0, sigma, mu, r]``,
+shape ``(2, 6)``, that the article prices with its batched kernel (Chapter 1). Note the first
+option's drift mu = 0.15; the network example below has mu = 0.10."""
+
+ARTICLE_MC_PRICES = (21.22405, 0.8480416)
+"""The prices the article's kernel printed for :data:`ARTICLE_MC_EXAMPLE` (currency units)."""
+
+ARTICLE_NETWORK_EXAMPLE = (110.0, 100.0, 120.0, 0.35, 0.1, 0.05)
+"""**The article's network example**: the option ``[K, B, S0, sigma, mu, r]`` at which the
+article evaluates its trained network and its Greeks (Chapters 7, 9, 10, 12 and 13). It is the
+Monte Carlo example's first option with mu = 0.10 instead of 0.15."""
+
+ARTICLE_NETWORK_PRICE = 18.714
+"""The price the article's trained network gave at :data:`ARTICLE_NETWORK_EXAMPLE`."""
 
 QUANTITY_UNITS = {"price": "currency", "delta": "per unit of spot", "gamma": "1 / currency"}
 """Units of the option's price and its spot derivatives, for axis labels (prices, strikes,

@@ -94,3 +94,71 @@ def describe_machine() -> dict[str, str]:
     else:
         info["gpu"] = "none"
     return info
+
+
+def instruction_sets() -> dict[str, str]:
+    """The CPU's vector and matrix instructions that matter to this course's kernels.
+
+    Returns ``{"vector": ..., "matrix": ...}``: the widest vector set (``AVX-512``, ``AVX2``,
+    ...) with its int8 and bfloat16 dot products where present (``VNNI``, ``BF16``), and the
+    matrix unit (``AMX`` with its data types) or ``"none"``. Read from LLVM's view of the host
+    CPU, the compiler Numba uses; ``"unknown"`` where LLVM cannot be asked.
+    """
+    try:
+        import llvmlite.binding as llvm
+
+        features = llvm.get_host_cpu_features()
+    except Exception:  # a description should never fail
+        return {"vector": "unknown", "matrix": "unknown"}
+    names = {
+        "avx512f": "AVX-512",
+        "avx2": "AVX2",
+        "avx": "AVX",
+        "sse2": "SSE2",
+        "sve": "SVE",
+        "neon": "NEON",
+    }
+    vector = next((label for key, label in names.items() if features.get(key)), "none found")
+    extras = [
+        label
+        for key, label in (("avx512vnni", "VNNI"), ("avxvnni", "AVX-VNNI"), ("avx512bf16", "BF16"))
+        if features.get(key)
+    ]
+    if extras:
+        vector += f" ({', '.join(extras)})"
+    amx = [
+        label
+        for key, label in (("amx-int8", "int8"), ("amx-bf16", "bf16"), ("amx-fp16", "fp16"))
+        if features.get(key)
+    ]
+    matrix = f"AMX ({', '.join(amx)})" if amx else ("AMX" if features.get("amx-tile") else "none")
+    return {"vector": vector, "matrix": matrix}
+
+
+def machine_line() -> str:
+    """One line naming this machine: CPU model, cores, vector and matrix instructions, GPU.
+
+    The same line opens every chapter (:func:`machine_admonition`) and ``bench/results.md``,
+    so that a figure can always be traced to the machine that measured it.
+    """
+    info = describe_machine()
+    isa = instruction_sets()
+    return (
+        f"{info['cpu']}, {info['cores']} cores; vector instructions {isa['vector']}; "
+        f"matrix instructions {isa['matrix']}; GPU {info['gpu']}"
+    )
+
+
+def machine_admonition():
+    """The admonition that opens every chapter: the machine that ran this page's cells.
+
+    Returns an ``IPython.display.Markdown`` holding a MyST ``note`` admonition (the built book
+    renders it; JupyterLab with jupyterlab-myst too).
+    """
+    from IPython.display import Markdown
+
+    return Markdown(
+        ":::{admonition} The machine that ran this page\n:class: note\n"
+        f"{machine_line()}.\n\nEvery number and figure on this page comes from this run on "
+        "this machine; a number measured elsewhere says where.\n:::"
+    )

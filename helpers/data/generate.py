@@ -10,7 +10,7 @@ the same paths as its price: the labels of differential training (Chapter 9). Wi
 ``--control`` the prices come from the plain estimator with control variates
 (``helpers.mc.control``), whose standard error is about ten times smaller. With
 ``--region barrier_corner`` the options are drawn from ``helpers.core.domain.BARRIER_CORNER`` only:
-extra training options where a pricer learns the barrier hardest (Chapter 9).
+extra training options where a pricer learns the barrier hardest (Chapter 10).
 
 * **Dask distributed does the work**: a ``LocalCUDACluster`` (dask-cuda), one worker per GPU,
   when GPUs exist, else a ``LocalCluster`` of CPU worker processes; ``scheduler="tcp://..."``

@@ -36,7 +36,7 @@ carrying: Chapter 4's training step and ``tests/test_train.py``'s GPU test need 
 skipped with its line: QuantLib is a compiled wheel of tens of MB and only the CPU's anchors use
 it (``helpers.benchmark.mc`` imports it only when they run); Chapter 6's ``datagen`` step
 needs ``dask[distributed]`` and ``dask-cuda`` with a dozen dependencies of their own (partd,
-locket, tblib, zict, tornado, rapids-dask-dependency, ...); FastAPI serves Chapter 12's service,
+locket, tblib, zict, tornado, rapids-dask-dependency, ...); FastAPI serves Chapter 13's service,
 which is measured on CPUs; QAT needs torchao, a compiled wheel, and is not a GPU measurement.
 
 Modules: ``steps`` (the steps and their sizes), ``runner`` (caps, the report, ``main``) and

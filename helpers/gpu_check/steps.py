@@ -109,9 +109,9 @@ class Scale:
         mc_options: test options priced by Monte Carlo at the network's accuracy.
         mc_paths_cap: at most this many paths per option for that Monte Carlo (``None``: the
             matching paths, about 4.6 million).
-        half_batches: batch sizes of the half-precision rows (Chapter 11); ``half_repeats``
+        half_batches: batch sizes of the half-precision rows (Chapter 12); ``half_repeats``
             their rounds.
-        basket_steps: Euler steps of the FX basket (Chapter 10; NAG's 360).
+        basket_steps: Euler steps of the FX basket (Chapter 11; NAG's 360).
         datagen_shards: shards written per Dask cluster (Chapter 6).
         pytest_args: arguments added to the gpu-marked tests' pytest command.
     """
@@ -353,28 +353,24 @@ def mc_backends(ctx: Context, cap_s: float) -> list[str]:
     return lines
 
 
-ARTICLE_PRICES = (21.22405, 0.8480416)
-"""The prices the article's ``batch_run()`` printed for its two options (Chapter 1)."""
-
-
 def mc_example(ctx: Context, cap_s: float) -> list[str]:
     """Chapter 1's example: the article's two options at ``example_paths`` (2,048,000 on the
     GPU), timed after a warm-up call, against the article's prices in standard errors."""
     _need_cuda(ctx)
-    from ..benchmark.mc import ARTICLE_OPTIONS
+    from ..core.domain import ARTICLE_MC_EXAMPLE, ARTICLE_MC_PRICES
     from ..mc import price_options
 
     n_paths = ctx.sizes.example_paths
-    price_options(ARTICLE_OPTIONS, 1_000, backend=ctx.backend)  # warm-up: compiles, loads
+    price_options(ARTICLE_MC_EXAMPLE, 1_000, backend=ctx.backend)  # warm-up: compiles, loads
     start = time.perf_counter()
-    res = price_options(ARTICLE_OPTIONS, n_paths, seed=2024, backend=ctx.backend)
+    res = price_options(ARTICLE_MC_EXAMPLE, n_paths, seed=2024, backend=ctx.backend)
     seconds = time.perf_counter() - start
-    rate = len(ARTICLE_OPTIONS) * n_paths * 365 / seconds
+    rate = len(ARTICLE_MC_EXAMPLE) * n_paths * 365 / seconds
     lines = [
-        f"{len(ARTICLE_OPTIONS)} options x {n_paths:,} paths x 365 steps on {res.backend}:"
+        f"{len(ARTICLE_MC_EXAMPLE)} options x {n_paths:,} paths x 365 steps on {res.backend}:"
         f" {seconds:.4f} s ({rate:.3g} path-steps/s; the article's: 0.0139 s on a V100)."
     ]
-    for price, se, theirs in zip(res.price, res.stderr, ARTICLE_PRICES, strict=True):
+    for price, se, theirs in zip(res.price, res.stderr, ARTICLE_MC_PRICES, strict=True):
         lines.append(
             f"- {price:.4f} ± {se:.4f}; article {theirs:.4f},"
             f" {(price - theirs) / se:+.1f} standard errors"
@@ -427,10 +423,10 @@ def adjoint_greeks(ctx: Context, cap_s: float) -> list[str]:
     _need_cuda(ctx)
     from ..benchmark.adjoint import ADJOINT_TARGET
     from ..benchmark.common import best_seconds
-    from ..benchmark.mc import ARTICLE_OPTIONS
+    from ..core.domain import ARTICLE_MC_EXAMPLE
     from ..mc import price_options
 
-    X, n, b = ARTICLE_OPTIONS, ctx.sizes.adjoint_paths, ctx.backend
+    X, n, b = ARTICLE_MC_EXAMPLE, ctx.sizes.adjoint_paths, ctx.backend
     seconds = {
         "price": best_seconds(lambda: price_options(X, n, seed=1, method="survival", backend=b), 3),
         "price + 6 Greeks": best_seconds(
@@ -494,7 +490,7 @@ def inference(ctx: Context, cap_s: float) -> list[str]:
 
 
 def half_precision(ctx: Context, cap_s: float) -> list[str]:
-    """Chapter 11's GPU rows (``make bench``'s ``quantized`` on a GPU): the shipped pricer in
+    """Chapter 12's GPU rows (``make bench``'s ``quantized`` on a GPU): the shipped pricer in
     float32, float16 and bfloat16 autocast on the device (``device_candidates``), measured by
     ``compare`` on the test set. No ONNX file is written, so it runs without ``onnx``."""
     _need_cuda(ctx)
@@ -520,7 +516,7 @@ def half_precision(ctx: Context, cap_s: float) -> list[str]:
 
 
 def basket(ctx: Context, cap_s: float) -> list[str]:
-    """Chapter 10 on the GPU: the FX basket's torch engine on the device at ``basket_paths``
+    """Chapter 11 on the GPU: the FX basket's torch engine on the device at ``basket_paths``
     (100,000 on a GPU), the price alone and the price with its whole gradient, after a small
     warm-up, beside NAG's K20X figures."""
     _need_cuda(ctx)
@@ -604,11 +600,11 @@ STEPS = (
     Step("inference", "the shipped pricer's inference (make bench, Chapter 7)", 45.0, inference),
     Step(
         "half-precision",
-        "the pricer in float16 and bfloat16 (make bench, Chapter 11)",
+        "the pricer in float16 and bfloat16 (make bench, Chapter 12)",
         30.0,
         half_precision,
     ),
-    Step("basket", "FX basket and its gradient, torch engine (Chapter 10)", 45.0, basket),
+    Step("basket", "FX basket and its gradient, torch engine (Chapter 11)", 45.0, basket),
     Step("datagen", "datasets on disk with Dask on the GPU (make bench, Chapter 6)", 40.0, datagen),
 )
 """Every step, in the order it runs: the tests first (they also fill the kernel caches)."""

@@ -1,4 +1,4 @@
-"""Chapter 10: a basket call on ten FX rates under local volatility, and the gradient of its
+"""Chapter 11: a basket call on ten FX rates under local volatility, and the gradient of its
 price with respect to every market input by one reverse sweep (NAG and RWTH Aachen's problem).
 
 ``market`` ships the synthetic market (``load_market``), ``splines`` the differentiable cubic

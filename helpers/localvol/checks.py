@@ -1,4 +1,4 @@
-"""Chapter 10's checks against references outside the project: QuantLib's Garman-Kohlhagen
+"""Chapter 11's checks against references outside the project: QuantLib's Garman-Kohlhagen
 price and Greeks, QuantLib's Dupire local volatility, and central finite differences with
 common random numbers. The tests and the chapter call the same functions."""
 

@@ -1,4 +1,4 @@
-"""The FX market of Chapter 10: ten currency pairs, their smiles and their correlation.
+"""The FX market of Chapter 11: ten currency pairs, their smiles and their correlation.
 
 NAG and RWTH Aachen's production-sized problem (seed documents 001 and 002) prices a basket call
 on ten FX rates, each under its own local-volatility model calibrated to implied-volatility

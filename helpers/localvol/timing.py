@@ -1,4 +1,4 @@
-"""Chapter 10's benchmark: the basket's price alone against price and whole gradient.
+"""Chapter 11's benchmark: the basket's price alone against price and whole gradient.
 
 ``time_basket`` measures, in one run, the forward sweep (price only), the price with its whole
 gradient by the hand adjoint of the Monte Carlo stage and by torch autograd through
@@ -113,7 +113,7 @@ def basket_lines(d: dict) -> list[str]:
     coordinates = d["inputs"]["strikes"] + d["inputs"]["maturities"]
     market_values = n_inputs - coordinates
     return [
-        f"## FX basket under local volatility (Chapter 10): {d['pairs']} pairs, {d['paths']:,}"
+        f"## FX basket under local volatility (Chapter 11): {d['pairs']} pairs, {d['paths']:,}"
         f" paths x {d['steps']} steps, {d['threads']} threads",
         "",
         f"Price {d['price']:.6f} ± {d['stderr']:.6f}; the gradient has {n_inputs} entries"

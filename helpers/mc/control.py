@@ -7,7 +7,7 @@ path is close to a quadratic in ``A`` wherever the barrier is far. So each optio
 ``Y`` are regressed on the dimensionless controls ``c1 = A / E[A] - 1`` and
 ``c2 = (A / E[A])^2 - E[A^2] / E[A]^2`` (both of mean zero), and the price is
 ``mean(Y) - beta . mean(c)``. The variance left is the regression's residual variance, a hundred
-times less than the payoff's on the article's domain (Chapter 9 measures it).
+times less than the payoff's on the article's domain (Chapter 10 measures it).
 
 The coefficients are **cross-fitted**: the paths are split in two halves (even and odd path
 numbers), ``beta`` is fitted on one half and applied to the other, and the two estimates are

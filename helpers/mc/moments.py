@@ -1,4 +1,4 @@
-"""A closed-form first guess of the price, for a network to correct (Chapter 9).
+"""A closed-form first guess of the price, for a network to correct (Chapter 10).
 
 The course's option pays ``exp(-r T) (A - K)+`` on the average ``A`` of the Euler path
 ``S_i = S_{i-1} (1 + mu dt + sigma sqrt(dt) Z_i)``, ``i = 1..N``, unless the running average

@@ -1,4 +1,4 @@
-"""The shipped pricer's architecture (Chapter 9): Levy's closed form plus a network that
+"""The shipped pricer's architecture (Chapter 10): Levy's closed form plus a network that
 corrects it (``helpers.mc.moments.levy_price`` + ``HomogeneousPricer``)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Chapter 9's experiments: which ingredients of the training recipe make the pricer accurate.
+"""Chapters 9 and 10's experiments: which recipe ingredients make the pricer accurate.
 
 Each experiment labels options by Monte Carlo, trains a pricer on them for a fixed number of
 optimiser steps and measures it on the shipped held-out test set (``data/test_options.csv``).
@@ -9,7 +9,7 @@ worth; the learning curves trade options against paths at a fixed Monte Carlo bu
 ``python -m helpers.training.ablation curves --out data/learning_curves.json`` run the two
 suites (about ten minutes each on one core) and write their results as JSON, atomically after
 each experiment; a rerun skips the experiments already recorded. The labels are cached in
-``datasets/labels/``. Chapter 9 reads the JSON files and reruns one small experiment live.
+``datasets/labels/``. Chapters 9 and 10 read the JSON files and reruns one small experiment live.
 """
 
 from __future__ import annotations

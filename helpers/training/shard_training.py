@@ -1,4 +1,4 @@
-"""Training on shards read ahead (Chapter 12): one timed pass of Adam steps over a
+"""Training on shards read ahead (Chapter 13): one timed pass of Adam steps over a
 ``helpers.data.readahead.ShardBatches``, to show how much of a step waits for data."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A hyper-parameter sweep of the pricing network, run in parallel (Chapter 12).
+"""A hyper-parameter sweep of the pricing network, run in parallel (Chapter 13).
 
 Each ``Trial`` trains a small ``helpers.networks.mlp.Net`` on the same labelled options and reports
 its validation MAE. ``run_sweep`` runs a list of trials one after another, on a

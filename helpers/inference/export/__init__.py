@@ -1,4 +1,4 @@
-"""The pricer as an ONNX file, in float32 and in int8, priced by ONNX Runtime (Chapter 11).
+"""The pricer as an ONNX file, in float32 and in int8, priced by ONNX Runtime (Chapter 12).
 
 ``export_onnx`` writes the pricer to ONNX with a dynamic batch size. ONNX Runtime has no float64
 ``Erf`` kernel, and the closed form of ``helpers.networks.residual.ResidualPricer`` is computed in
@@ -35,7 +35,7 @@ Quantized models give prices, not Greeks (``refuse_quantized_greeks``).
 
 The modules: ``onnx_export`` (the file), ``quantize`` (the int8 variants), ``runtime``
 (``OnnxPricer``), ``qat`` (torchao fine-tuning), ``refusal`` (no quantized Greeks),
-``comparison`` (every way of running the pricer, measured side by side: Chapter 11's table and
+``comparison`` (every way of running the pricer, measured side by side: Chapter 12's table and
 verdicts), ``benchmark`` (that table for ``make bench``), ``files`` (sidecars, atomic writes)
 and ``command`` (the command line).
 

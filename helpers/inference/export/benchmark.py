@@ -1,4 +1,4 @@
-"""Chapter 11's table at the benchmark's sizes, for ``make bench`` (``helpers.benchmark``)."""
+"""Chapter 12's table at the benchmark's sizes, for ``make bench`` (``helpers.benchmark``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ...core.config import DATA_DIR
-from ...core.domain import ARTICLE_POINT, sobol_options
+from ...core.domain import ARTICLE_NETWORK_EXAMPLE, sobol_options
 from ...core.machine import int8_dot_product
 from ...data.test_set import load_test_set
 from ...networks.loading import load_pretrained
@@ -37,7 +37,7 @@ def time_quantized(batches: tuple[int, ...] = BENCH_BATCHES) -> dict:
     model = load_pretrained()
     X, y, _ = load_test_set(DATA_DIR)
     meta = json.loads((DATA_DIR / "pricer.json").read_text())
-    article = (ARTICLE_POINT, meta["evaluation"]["article_point"]["monte_carlo"])
+    article = (ARTICLE_NETWORK_EXAMPLE, meta["evaluation"]["article_point"]["monte_carlo"])
     X_qat = sobol_options(BENCH_QAT_OPTIONS, seed=1)
     tuned = qat_finetune(model, X_qat, price(model, X_qat))
     with tempfile.TemporaryDirectory() as folder:
@@ -74,7 +74,7 @@ def quantized_lines(q: dict) -> list[str]:
     batches = q["batches"]
     vnni = "with" if q["int8_dot_product"] else "without"
     lines = [
-        "## Quantized and exported inference (Chapter 11)",
+        "## Quantized and exported inference (Chapter 12)",
         "",
         f"The shipped pricer on the 512 test options; {q['threads']} threads for PyTorch and"
         f" ONNX Runtime alike, a CPU {vnni} an int8 dot-product instruction (VNNI); QAT"

@@ -1,6 +1,6 @@
 """Every way of running the pricer, side by side: accuracy against Monte Carlo, speed, size.
 
-``candidates`` builds the ways Chapter 11 and ``make bench`` compare, each a ``Candidate``:
+``candidates`` builds the ways Chapter 12 and ``make bench`` compare, each a ``Candidate``:
 PyTorch in float32 (the baseline) and under bfloat16 autocast, the deprecated
 ``torch.ao.quantization.quantize_dynamic``, ONNX Runtime in float32 and in each int8 variant of
 ``INT8_VARIANTS``, a quantization-aware fine-tuned pricer through the int8 paths, and on a GPU
@@ -121,7 +121,7 @@ def candidates(
     threads: int | None = None,
     gpu: bool | None = None,
 ) -> list[Candidate]:
-    """The ways of running ``model`` that Chapter 11 compares, ``BASELINE`` first.
+    """The ways of running ``model`` that Chapter 12 compares, ``BASELINE`` first.
 
     Writes the ONNX files into ``folder``: ``pricer.onnx``, ``pricer.<variant>.onnx`` for each
     int8 variant and, with ``qat_model``, ``qat.onnx`` and ``qat.<variant>.onnx`` for the

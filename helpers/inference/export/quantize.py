@@ -17,7 +17,7 @@ INT8_VARIANTS = ("dynamic", "static", "static-float-ends", "blockwise")
 RECOMMENDED_INT8 = "blockwise"
 """The int8 variant the command line writes: on the shipped pricer's test set its error against
 Monte Carlo is within a few percent of the float model's, where the per-tensor variants'
-(``dynamic``, ``static``) is several times the float model's (Chapter 11 measures them)."""
+(``dynamic``, ``static``) is several times the float model's (Chapter 12 measures them)."""
 
 CALIBRATION_OPTIONS = 8192
 """Options (Sobol points over the training domain) that calibrate the static variants."""

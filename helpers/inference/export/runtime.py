@@ -68,7 +68,7 @@ class OnnxPricer:
         if threads is not None:
             options.intra_op_num_threads = threads
         # ONNX Runtime's idle threads spin for a while after each call by default, taking the
-        # cores from whatever runs next (PyTorch, in Chapter 11's round robin: it measured
+        # cores from whatever runs next (PyTorch, in Chapter 12's round robin: it measured
         # 62k options/s there instead of 140k-220k); a service shares its cores too
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:

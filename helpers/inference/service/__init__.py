@@ -1,4 +1,4 @@
-"""A pricing service for the pretrained network (Chapter 12): FastAPI on uvicorn, with
+"""A pricing service for the pretrained network (Chapter 13): FastAPI on uvicorn, with
 micro-batching.
 
 ``POST /price``, ``POST /greeks`` and ``POST /implied-vol`` take a list of options and answer

@@ -1,6 +1,6 @@
 """The pricing service under load, for ``make bench`` (``helpers.benchmark``).
 
-``time_service`` measures what Chapter 12 shows at larger sizes: ``window_sweep`` over the
+``time_service`` measures what Chapter 13 shows at larger sizes: ``window_sweep`` over the
 batching windows, concurrencies and endpoints (``BENCH_REQUESTS`` single-option requests per
 point, closed loop), the two engines behind ``/price``, and what one batched model call costs
 in the engine itself. ``service_lines`` writes its section of ``bench/results.md`` with the
@@ -114,7 +114,7 @@ def engine_costs(threads: int = 1, repeats: int = 30) -> list[dict]:
 def service_lines(s: dict) -> list[str]:
     """``bench/results.md``'s section on the pricing service."""
     lines = [
-        "## The pricing service under load (Chapter 12)",
+        "## The pricing service under load (Chapter 13)",
         "",
         f"Measured {s.get('date', '')}: `python -m helpers.serve` on 127.0.0.1 with"
         f" {s['threads']} PyTorch thread, `helpers.loadtest` (aiohttp) on the same two cores,"

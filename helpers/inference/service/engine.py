@@ -4,7 +4,7 @@ An engine's methods take options that the service has already checked against th
 domain (each request with its own ``allow_outside``), so they price with ``allow_outside=True``
 and keep the warnings of rows that a request allowed out of the server's log. Greeks and
 implied volatilities always come from the float PyTorch model: an exported or quantized model
-gives prices only (Chapter 11).
+gives prices only (Chapter 12).
 
 ``"auto"``, the service's default, prices with the ONNX export where ONNX Runtime is installed
 and the export is faster than PyTorch at every batch size of ``AUTO_BATCHES``, timed at

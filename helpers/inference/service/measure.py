@@ -3,7 +3,7 @@
 ``running_server`` starts ``python -m helpers.serve`` on a free loopback port, waits until
 ``/health`` answers, yields its URL and stops it with SIGTERM (graceful: every accepted
 request is answered). ``window_sweep`` runs ``helpers.inference.loadtest.run_load`` at each batching
-window and concurrency: Chapter 12's table and ``make bench``'s.
+window and concurrency: Chapter 13's table and ``make bench``'s.
 """
 
 from __future__ import annotations
