@@ -95,7 +95,7 @@ pretrained: $(STAMP)
 		--extra-inputs barrier_distance strike_distance knock_out_chance \
 		--oversample datasets/pretrain-corner
 
-# Chapter 9's ablation, learning curves and six full-size pricers beside the shipped one
+# Chapters 9 and 10's ablation, learning curves and six full-size pricers beside the shipped one
 # (data/README.md): about seven hours on 2 CPU cores.
 experiments: $(STAMP)
 	$(BIN)/python -m helpers.training.ablation ablation --out data/ablation.json

@@ -427,3 +427,82 @@ def service_load(rows: Sequence[dict]) -> plt.Figure:
     fig.legend(loc="lower center", ncol=min(len(keys), 3), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 * ((len(keys) + 2) // 3), 1, 1))
     return fig
+
+
+def full_size_accuracy(
+    test_mae: dict[str, float],
+    gaps: dict[str, dict[str, float]],
+    lines: dict[str, float],
+    note: str,
+) -> plt.Figure:
+    """The full-size pricers side by side (Chapter 10): each one's test MAE, and its gaps to
+    Monte Carlo at the article's network example, each over its target.
+
+    Args:
+        test_mae: ``{pricer: test MAE}`` (currency), drawn top to bottom in this order.
+        gaps: ``{pricer: {quantity: gap / its target}}`` for the same pricers
+            (``helpers.inference.shipped_pricer.example_gaps``): within the target is within
+            the dotted lines at -1 and 1.
+        lines: ``{label: MAE}`` (currency) drawn as dashed lines on the left panel: the
+            targets, the test labels' noise floor.
+        note: a line under the panels: where the figures come from, on which machine.
+    """
+    names = list(test_mae)
+    y = np.arange(len(names))[::-1].astype(float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
+    left.barh(y, [test_mae[n] for n in names], color="tab:blue", height=0.6)
+    for k, (label, value) in enumerate(lines.items()):
+        left.axvline(value, color=f"C{k + 1}", ls="--", lw=1, label=label)
+    left.set_xscale("log")
+    left.xaxis.set_major_locator(plt.LogLocator(subs=(1.0, 2.0, 5.0)))
+    left.xaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
+    left.xaxis.set_minor_formatter(plt.NullFormatter())
+    left.set_yticks(y, names)
+    left.set_xlabel("test MAE on 512 options (currency, log scale)")
+    left.set_title("Test set")
+    left.legend(fontsize=8, loc="lower right")
+    quantities = list(next(iter(gaps.values())))
+    height = 0.8 / len(quantities)
+    for j, quantity in enumerate(quantities):
+        offset = (len(quantities) / 2 - j - 0.5) * height
+        right.barh(y + offset, [gaps[n][quantity] for n in names], height, label=quantity)
+    for x in (-1.0, 1.0):
+        right.axvline(x, color="black", lw=0.8, ls=":")
+    right.axvline(0.0, color="black", lw=0.5)
+    right.set_xlabel("network - Monte Carlo (multiples of the course's target)")
+    right.set_title("At the article's network example")
+    right.legend(fontsize=8, loc="lower right")
+    fig.text(0.01, 0.01, note, fontsize=8, ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def volatility_sweep(
+    sigmas: Sequence[float],
+    errors: dict[str, Sequence[float]],
+    stderr: Sequence[float],
+    note: str,
+) -> plt.Figure:
+    """Pricers' errors along the volatility at one option, against a Monte Carlo reference
+    (Chapter 10).
+
+    Args:
+        sigmas: the volatilities, shape ``(m,)`` (per square-root year).
+        errors: ``{pricer: network - Monte Carlo}``, each of shape ``(m,)`` (currency).
+        stderr: the reference's standard errors, shape ``(m,)``: a band of two of them.
+        note: a line under the plot: the reference's paths and the machine.
+    """
+    s, se = np.asarray(sigmas, dtype=float), np.asarray(stderr, dtype=float)
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    ax.fill_between(s, -2 * se, 2 * se, color="tab:gray", alpha=0.3,
+                    label="Monte Carlo ± 2 s.e.")  # fmt: skip
+    ax.axhline(0.0, color="black", lw=0.8)
+    for name, e in errors.items():
+        ax.plot(s, e, "o-", label=name)
+    ax.set_xlabel(r"volatility $\sigma$ (per square-root year)")
+    ax.set_ylabel("network - Monte Carlo (currency)")
+    ax.set_title("Errors along the volatility at the article's network example")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.text(0.01, 0.01, note, fontsize=8, ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig

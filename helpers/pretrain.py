@@ -10,7 +10,7 @@ writes ``data/pricer.pt`` and ``data/pricer.json``, then records the model's eva
 as ``evaluate`` does.
 
 ``python -m helpers.pretrain evaluate --out data`` measures the shipped model against the test set
-and at the article's example (``helpers.inference.evaluation``) and writes the figures into
+and at the article's network example (``helpers.inference.evaluation``) and writes the figures into
 ``data/pricer.json`` under ``"evaluation"``; the weights, and so their SHA-256, are untouched.
 """
 

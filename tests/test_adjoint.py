@@ -6,18 +6,12 @@ import numpy as np
 import pytest
 from numba import njit
 
-from helpers.core.domain import COLUMNS
+from helpers.core.domain import ARTICLE_MC_EXAMPLE, COLUMNS
 from helpers.mc import adjoint, autograd, price_options
 from helpers.mc.philox import split_seed
 
-# The article's two options and one whose spot starts just above its barrier.
-POINTS = np.array(
-    [
-        [110.0, 100.0, 120.0, 0.35, 0.15, 0.05],
-        [120.0, 90.0, 100.0, 0.20, 0.10, 0.05],
-        [100.0, 97.0, 100.0, 0.30, 0.05, 0.05],
-    ]
-)
+# The article's Monte Carlo example and one option whose spot starts just above its barrier.
+POINTS = np.vstack([ARTICLE_MC_EXAMPLE, [100.0, 97.0, 100.0, 0.30, 0.05, 0.05]])
 
 
 @pytest.mark.parametrize("n_steps", [30, 365])

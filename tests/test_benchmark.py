@@ -160,3 +160,13 @@ def test_differential_lines_report_the_control_variates_gain():
     }  # fmt: skip
     text = "\n".join(differential.differential_lines(figures))
     assert "cost x2.00" in text and "20.0 times smaller" in text and "400 times" in text
+
+
+def test_a_section_measured_again_says_when_and_where():
+    result = {"date": "first", "differential": {"date": "later", "machine_line": "a CPU"}}
+    assert benchmark.runner.remeasured(result, "differential") == (
+        "Measured again later (`python -m helpers.benchmark differential`) on a CPU."
+    )
+    result["training_step"] = {"date": "later"}  # the training topic writes this key
+    assert "the machine not recorded" in benchmark.runner.remeasured(result, "training")
+    assert benchmark.runner.remeasured(result, "adjoint") is None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers.core.domain import sample_options
+from helpers.core.domain import ARTICLE_MC_EXAMPLE, sample_options
 from helpers.mc import price_options
 
 POINTS = np.array(
     [
-        [110.0, 100.0, 120.0, 0.35, 0.15, 0.05],  # the article's example
+        ARTICLE_MC_EXAMPLE[0],  # the first option of the article's Monte Carlo example
         [100.0, 0.0, 100.0, 0.4, 0.2, 0.0],  # no barrier, at the money
         [49.2, 48.5, 47.8, 0.26, 0.01, 0.16],  # the barrier just above the spot
         [60.0, 20.0, 90.0, 0.2, 0.05, 0.1],  # deep in the money

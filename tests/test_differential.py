@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.core.domain import sample_options
+from helpers.core.domain import ARTICLE_NETWORK_EXAMPLE, sample_options
 from helpers.networks.homogeneous import EXTRA_INPUTS, HomogeneousPricer, extra_input_columns
 from helpers.training.differential import differential_loss, label_scales
 
@@ -66,14 +66,14 @@ def test_zero_price_level_gives_a_zero_price_and_finite_gradient(extra):
 
 
 def test_extra_inputs_are_bounded_and_finite_at_the_domains_corners():
-    # zero barrier, zero spot, zero volatility, all three, and the article's example
+    # zero barrier, zero spot, zero volatility, all three, and the article's network example
     x = torch.tensor(
         [
             [110.0, 0.0, 120.0, 0.35, 0.1, 0.05],
             [110.0, 100.0, 0.0, 0.35, 0.1, 0.05],
             [110.0, 100.0, 120.0, 0.0, 0.1, 0.05],
             [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-            [110.0, 100.0, 120.0, 0.35, 0.1, 0.05],
+            list(ARTICLE_NETWORK_EXAMPLE),
         ],
         dtype=torch.float64,
         requires_grad=True,
@@ -211,7 +211,7 @@ def test_fit_pricer_resumed_after_a_kill_ends_exactly_like_an_unbroken_run(tmp_p
     unbroken, history = train(tmp_path / "a", seed=0)
     with pytest.raises(KeyboardInterrupt):
         train(tmp_path / "b", seed=0, log=killed_after_two_epochs)
-    resumed, resumed_history = train(tmp_path / "b", seed=1)  # the seed is overwritten
+    resumed, resumed_history = train(tmp_path / "b", seed=1)  # the checkpoint's seed (0) wins
     for a, b in zip(unbroken.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert [r["loss"] for r in resumed_history] == [r["loss"] for r in history]

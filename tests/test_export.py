@@ -352,9 +352,10 @@ def test_fastest_accurate_ignores_ways_that_lose_accuracy():
     assert export.fastest_accurate(_fake_rows(210.0))["name"] == "ORT int8 blockwise"
 
 
-def test_verdicts_answer_each_claim_and_the_goal():
+def test_verdicts_answer_each_claim_and_the_courses_target():
     missed = export.verdicts(_fake_rows(110.0))
-    assert [row[0].split()[0] for row in missed] == ["int8", "int8", "QAT", "goal:"]
+    assert [row[0].split()[0] for row in missed] == ["int8", "int8", "QAT", "the"]
+    assert missed[3][0].startswith("the course's target: 2x PyTorch float32")
     assert "4.0x" in missed[0][1]  # 800 / 200 bytes of weights
     assert missed[1][2].startswith("holds")  # dynamic: 2.5x at a batch of 1,000
     assert "0 of 1" in missed[2][2]  # QAT's 0.0110 against PTQ's 0.0105
@@ -374,7 +375,7 @@ def test_finite_difference_delta_and_the_spot_ladder():
 
 def test_torch_ao_baseline_keeps_its_deprecation_warnings_to_itself(shipped, options):
     # torch.ao.quantization is deprecated upstream (PyTorch points to torchao): the course
-    # keeps quantize_dynamic only as the seed document's baseline, its warnings filtered
+    # keeps quantize_dynamic only as the QAT article's baseline, its warnings filtered
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         old = export.comparison.torch_ao_dynamic(shipped)

@@ -81,6 +81,15 @@ FIGURES = {
         spots, {"int8": spots * 0}, {"float": spots * 0 + 1}
     ),
     "service_load": lambda: plotting.service_load(service_rows),
+    "full_size_accuracy": lambda: plotting.full_size_accuracy(
+        {"a": 0.03, "b": 0.006},
+        {n: {"price": 0.5, "vega": -1.5} for n in ("a", "b")},
+        {"target": 0.03},
+        "recorded on a CPU",
+    ),
+    "volatility_sweep": lambda: plotting.volatility_sweep(
+        [0.2, 0.4], {"shipped": [0.0, -0.02]}, [0.002, 0.003], "this machine"
+    ),
 }
 
 

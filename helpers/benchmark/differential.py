@@ -1,4 +1,5 @@
-"""Differential training (Chapter 9): labels with their derivatives, and its training step."""
+"""Training labels: with their derivatives and the differential training step (Chapter 9), and
+priced with control variates (Chapter 10)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from .common import best_seconds
 
 
 def time_differential(n_options: int = 1_024, n_paths: int = 128, steps: int = 20) -> dict:
-    """Chapter 9's costs: labels with and without their adjoint derivatives, and a training step
-    of the shipped architecture with and without the derivative term, in one run.
+    """The labels' costs, in one run: with and without their adjoint derivatives, and a training
+    step of the shipped architecture with and without the derivative term (Chapter 9); the plain
+    estimator against its control-variate version (Chapter 10).
 
     Labels: ``n_options`` options from the domain, ``n_paths`` paths each, the survival
     estimator's price alone against price and six sensitivities (``gamma=False``), and the plain
@@ -97,7 +99,7 @@ def differential_lines(d: dict) -> list[str]:
     """``time_differential``'s figures as a Markdown section."""
     with_greeks = d["labels_with_greeks_options_per_s"]
     lines = [
-        f"## Differential training (Chapter 9): labels of {d['options']} options x"
+        f"## Derivative labels (Chapter 9): labels of {d['options']} options x"
         f" {d['paths']} paths, survival estimator; training steps at batch {d['batch']}",
         "",
         "| what | plain | differential | differential / plain |",
@@ -119,14 +121,15 @@ def differential_lines(d: dict) -> list[str]:
     for key, network in (("options_needed", ""), ("options_needed_residual", ", closed form")):
         for target, needed in d.get(key, {}).items():
             plain, differential = needed.get("plain"), needed.get("differential")
-            lines.append(f"| options for test MAE {target}{network} (learning curves)"
+            lines.append(f"| options for test MAE {target}{network}"
+                         f" (Chapter 10's learning curves)"
                          f" | {shown(plain)} | {shown(differential)} | |")  # fmt: skip
     if "control_stderr_ratio" in d:
         ratio = d["control_stderr_ratio"]
         lines += [
             "",
-            f'Price labels with control variates (`method="control"`), same options and'
-            f" paths: {d['labels_control_options_per_s']:,.0f} options/s against"
+            f'Control variates (Chapter 10): price labels with `method="control"`, same'
+            f" options and paths: {d['labels_control_options_per_s']:,.0f} options/s against"
             f" {d['labels_plain_options_per_s']:,.0f} for the plain estimator (cost"
             f" x{d['labels_plain_options_per_s'] / d['labels_control_options_per_s']:.2f}),"
             f" mean standard error {ratio:.1f} times smaller: worth {ratio**2:,.0f} times the"

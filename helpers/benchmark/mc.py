@@ -272,15 +272,15 @@ def cpu_target_lines(result: dict) -> list[str]:
     one = rate[("anchor", "numba", 1)]
     verdict = "met" if one >= CPU_TARGET_X_QUANTLIB * quantlib else "MISSED"
     lines = [
-        f"Target: numba on one thread at least {CPU_TARGET_X_QUANTLIB:.0f}x QuantLib per core:"
-        f" {one / quantlib:.1f}x, {verdict}.",
+        "The course's target: numba on one thread at least"
+        f" {CPU_TARGET_X_QUANTLIB:.0f}x QuantLib per core: {one / quantlib:.1f}x, {verdict}.",
     ]
     two = rate.get(("anchor", "numba", 2))
     if two:
         verdict = "met" if two >= CPU_TARGET_THREAD_SCALING * one else "MISSED"
         lines[0] += (
-            f" Target: two threads at least {CPU_TARGET_THREAD_SCALING}x one thread:"
-            f" {two / one:.2f}x, {verdict}."
+            " And its target for scaling: two threads at least"
+            f" {CPU_TARGET_THREAD_SCALING}x one thread: {two / one:.2f}x, {verdict}."
         )
     knock = {k[2]: v for k, v in rate.items() if k[0] == "knock-out"}
     if knock:
@@ -402,16 +402,17 @@ def lines(result: dict) -> list[str]:
         caveat = "" if "H100" in device else " (the target is for an H100: indicative only)"
         out += [
             "",
-            f"GPU target: cupy (in-kernel Philox RNG) at least {GPU_TARGET:.0e} path-steps/s on"
-            f" an H100: {max(cupy_rates):.3g} on {device}, {verdict}{caveat}.",
+            "The course's GPU target: cupy (in-kernel Philox RNG) at least"
+            f" {GPU_TARGET:.0e} path-steps/s on an H100: {max(cupy_rates):.3g} on {device},"
+            f" {verdict}{caveat}.",
         ]
     if "article_kernel" in result:
         out += ["", *article_kernel_lines(result["article_kernel"])]
     if not cupy_rates:
         out += [
             "",
-            "No CUDA GPU on this machine: the CuPy kernels were not timed, and the GPU target"
-            " (5e11 path-steps/s with in-kernel RNG on an H100) is not measured here.",
+            "No CUDA GPU on this machine: the CuPy kernels were not timed, and the course's GPU"
+            " target (5e11 path-steps/s with in-kernel RNG on an H100) is not measured here.",
         ]
     if result.get("cuda_simulator"):
         out += ["", "numba-cuda ran under the CUDA simulator (Python on the CPU), not on a GPU."]

@@ -31,9 +31,16 @@ TOPICS = {
 }
 """Each topic's module, in the order of ``bench/results.md``: the Monte Carlo backends
 (Chapter 1), the data pipeline (2, 6), training (4), inference (7), adjoint Greeks (8),
-differential training (9), the local-volatility basket (10), quantized inference (11) and the
-pricing service (12)."""
+derivative and control-variate labels (9, 10), the local-volatility basket (11), quantized
+inference (12) and the pricing service (13)."""
 
+
+SECTION_KEYS = {
+    "mc": ("timings", "kernel_parts", "article_kernel"),
+    "data": ("dataset", "datagen", "training_sources"),
+    "training": ("training_step",),
+}
+"""The keys of ``results.json`` each topic writes, where they are not the topic's own name."""
 
 NEEDS_PRICER = ("inference", "quantized", "service")
 """Topics that measure the shipped pricer: skipped where ``data/pricer.json`` is absent."""
@@ -88,6 +95,7 @@ def run_topics(
         for value in fresh.values():
             if isinstance(value, dict):
                 value["date"] = _now()
+                value["machine_line"] = machine.machine_line()
         result |= fresh
     return result
 
@@ -97,7 +105,8 @@ def machine_of(result: dict) -> str:
     recorded before it existed, the same facts from the run's ``machine`` dictionary."""
     if "machine_line" in result:
         return result["machine_line"]
-    m = result["machine"]
+    m = {key: "not recorded" for key in ("cpu", "cores", "simd", "gpu", "python", "numpy")}
+    m |= result.get("machine", {})
     return (
         f"{m['cpu']}, {m['cores']} cores; widest vector instructions {m['simd']} (the "
         f"run recorded no others); GPU {m['gpu']}; Python {m['python']}, NumPy "
@@ -105,21 +114,39 @@ def machine_of(result: dict) -> str:
     )
 
 
+def remeasured(result: dict, name: str) -> str | None:
+    """A line saying when (and, where recorded, on which machine) topic ``name`` was measured
+    again after the run that made the page (``run_topics``), or ``None`` if it was not."""
+    sections = [result.get(key) for key in SECTION_KEYS.get(name, (name,))]
+    dated = [s for s in sections if isinstance(s, dict) and "date" in s]
+    if not dated:
+        return None
+    dates = sorted({s["date"] for s in dated})
+    machines = sorted({s["machine_line"] for s in dated if "machine_line" in s})
+    where = f" on {'; '.join(machines)}" if machines else ", the machine not recorded"
+    return f"Measured again {', '.join(dates)} (`python -m helpers.benchmark {name}`){where}."
+
+
 def to_markdown(result: dict) -> str:
     """The results as the Markdown page ``bench/results.md``: a header, then each topic's
-    section."""
+    section, each one measured again later saying when."""
     lines = [
         "# Benchmark results",
         "",
         f"Measured {result['date']} by `make bench` (`python -m helpers.benchmark`).",
         "",
         f"Machine: {machine_of(result)}. Every figure below comes from this run on this "
-        "machine; the book's chapters print their own machine, which may differ.",
+        "machine, except in the sections that say they were measured again later; the book's "
+        "chapters print their own machine, which may differ.",
     ]
     for name in TOPICS:
         section = topic(name).lines(result)
-        if section:
-            lines += ["", *section]
+        if not section:
+            continue
+        again = remeasured(result, name)
+        if again and not any(line.startswith("Measured ") for line in section):
+            section = [section[0], "", again, *section[1:]]
+        lines += ["", *section]
     return "\n".join(lines) + "\n"
 
 

@@ -250,7 +250,7 @@ TEST_SIZES = replace(
     sweep_steps=250,
 )
 """The test suite's sizes (``COURSE_SIZES=test``): ``CPU_SIZES`` with fewer paths, options and
-steps, so that ``make test`` executes all twelve chapters on two cores in minutes."""
+steps, so that ``make test`` executes all thirteen chapters on two cores in minutes."""
 
 PROFILES = {"gpu": GPU_SIZES, "cpu": CPU_SIZES, "test": TEST_SIZES}
 """The profiles ``COURSE_SIZES`` may name."""

@@ -8,7 +8,7 @@ network reads) and ``price, stderr`` (float64), one row per option. With ``--gre
 carries its six adjoint sensitivities and their standard errors (``GREEK_LABELS``), computed on
 the same paths as its price: the labels of differential training (Chapter 9). With
 ``--control`` the prices come from the plain estimator with control variates
-(``helpers.mc.control``), whose standard error is about ten times smaller. With
+(``helpers.mc.control``), whose mean standard error is about 17 to 19 times smaller. With
 ``--region barrier_corner`` the options are drawn from ``helpers.core.domain.BARRIER_CORNER`` only:
 extra training options where a pricer learns the barrier hardest (Chapter 10).
 
@@ -270,7 +270,8 @@ def generate_dataset(
         sobol: draw the options from one scrambled Sobol sequence across the shards instead of
             independent uniforms (best with ``options_per_shard`` a power of two).
         control: price with the control-variate estimator (``helpers.mc.control``), a
-            standard error about ten times smaller at the same paths; prices only, ``numba``.
+            mean standard error about 17 to 19 times smaller at the same paths; prices
+            only, ``numba``.
         region: ``"domain"`` (the article's) or ``"barrier_corner"``: uniform draws from
             ``helpers.core.domain.BARRIER_CORNER`` only, extra options where the barrier is hard
             to learn; not with ``sobol``.

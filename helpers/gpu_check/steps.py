@@ -345,7 +345,7 @@ def mc_backends(ctx: Context, cap_s: float) -> list[str]:
         verdict = "met" if rates["cupy"] >= bench_mc.GPU_TARGET else "MISSED"
         lines += [
             "",
-            f"GPU target: cupy (in-kernel Philox) at least {bench_mc.GPU_TARGET:.0e}"
+            f"The course's GPU target: cupy (in-kernel Philox) at least {bench_mc.GPU_TARGET:.0e}"
             f" path-steps/s on an H100: {rates['cupy']:.3g}, {verdict}.",
         ]
     if problems:
@@ -354,8 +354,8 @@ def mc_backends(ctx: Context, cap_s: float) -> list[str]:
 
 
 def mc_example(ctx: Context, cap_s: float) -> list[str]:
-    """Chapter 1's example: the article's two options at ``example_paths`` (2,048,000 on the
-    GPU), timed after a warm-up call, against the article's prices in standard errors."""
+    """Chapter 1's example: the article's Monte Carlo example at ``example_paths`` (2,048,000
+    on the GPU), timed after a warm-up call, against the article's prices in standard errors."""
     _need_cuda(ctx)
     from ..core.domain import ARTICLE_MC_EXAMPLE, ARTICLE_MC_PRICES
     from ..mc import price_options
@@ -445,7 +445,8 @@ def adjoint_greeks(ctx: Context, cap_s: float) -> list[str]:
         "|---|---|---|",
         *(f"| {k} | {v:.4f} | {v / seconds['price']:.2f} |" for k, v in seconds.items()),
         "",
-        f"Target: R = time(price + 6 Greeks) / time(price) at most {ADJOINT_TARGET}:"
+        "The course's target: R = time(price + 6 Greeks) / time(price), both by the survival"
+        f" estimator, at most {ADJOINT_TARGET}:"
         f" {R:.2f}, {verdict}.",
     ]
 
@@ -581,7 +582,10 @@ STEPS = (
         "mc-backends", "Monte Carlo backends on the GPU (make bench, Chapter 1)", 45.0, mc_backends
     ),
     Step(
-        "mc-example", "the article's two options at 2,048,000 paths (Chapter 1)", 20.0, mc_example
+        "mc-example",
+        "the article's Monte Carlo example at 2,048,000 paths (Chapter 1)",
+        20.0,
+        mc_example,
     ),
     Step(
         "article-kernel",

@@ -1,6 +1,7 @@
 """How good a pricer is: its errors on the shipped test set (``helpers.data.test_set``) and
-its price and Greeks at the article's example against Monte Carlo, with the course's targets for
-each; ``python -m helpers.pretrain evaluate`` records them in ``data/pricer.json``."""
+its price and Greeks at the article's network example (``ARTICLE_NETWORK_EXAMPLE``) against
+Monte Carlo, with the course's targets for each; ``python -m helpers.pretrain evaluate`` records
+them in ``data/pricer.json``."""
 
 from __future__ import annotations
 
@@ -18,40 +19,40 @@ from .pricing import price
 from .sensitivities import greeks
 
 ARTICLE_PATHS = 2_048_000
-"""Monte Carlo paths for the article's example, as in the article."""
+"""Monte Carlo paths for the article's network example, as in the article."""
 ARTICLE_SEED = 99
 ARTICLE_TARGET = 0.03
-"""The network should price the article's example within this of Monte Carlo."""
+"""The network should price the article's network example within this of Monte Carlo."""
 MAE_TARGET = 0.05
 """The shipped network's mean absolute error on the test set should be at most this."""
 ACCURATE_MAE = 0.03
 """Chapters 9 and 10's goal, a pricer as accurate as the article's: test MAE at most this ..."""
 ACCURATE_MAE_ABOVE = 0.04
-"""... at most this on the test options worth at least ``NEAR_ZERO``, the article's example
+"""... at most this on the test options worth at least ``NEAR_ZERO``, the article's network example
 within ``ARTICLE_TARGET``, and its Greeks there within ``GREEK_TARGETS``."""
 GREEK_TARGETS = {"delta": 0.01, "gamma": 0.002, "vega": 0.5}
-"""The network's Greeks at the article's example should be within these of Monte Carlo's."""
+"""The network's Greeks at the article's network example should be within these of Monte Carlo's."""
 GREEKS_PATHS = 4_194_304
-"""Paths of the adjoint Monte Carlo Greeks at the article's example (survival estimator)."""
+"""Paths of the adjoint Monte Carlo Greeks at the article's network example (survival estimator)."""
 GREEKS_SEED = 7
 MC_COLUMN = {"delta": "S0", "gamma": "gamma", "vega": "sigma"}
 """Where each of the network's Greeks is in ``price_options(..., greeks=True).greeks``."""
 
 
 def evaluation(model, folder: Path | str = "data", *, backend: str = "numba") -> dict:
-    """The model's accuracy on the shipped test set and at the article's example.
+    """The model's accuracy on the shipped test set and at the article's network example.
 
     Args:
         model: the pricing network (``helpers.networks.mlp.Net``).
         folder: where ``test_options.csv`` is.
-        backend: the Monte Carlo backend for the article's example (``ARTICLE_PATHS`` paths,
+        backend: the Monte Carlo backend for the article's network example (``ARTICLE_PATHS`` paths,
             seed ``ARTICLE_SEED``).
 
     Returns:
         A JSON-ready dictionary: test MAE, RMSE and max error; the noise floor (mean standard
         error of the labels); the share of test options priced below ``NEAR_ZERO`` and the MAE
-        on each side of it; the article's example priced by the network and by Monte Carlo, the
-        gap and its target; the Greeks there (``article_point_greeks``).
+        on each side of it; the article's network example priced by the network and by Monte
+        Carlo, the gap and its target; the Greeks there (``article_point_greeks``).
     """
     X, mc_price, mc_stderr = load_test_set(folder)
     error = price(model, X).astype(np.float64) - mc_price
@@ -90,14 +91,14 @@ def evaluation(model, folder: Path | str = "data", *, backend: str = "numba") ->
 
 
 def reference_greeks(paths: int = GREEKS_PATHS, *, backend: str = "numba"):
-    """The survival estimator's adjoint Monte Carlo Greeks at the article's example (``paths``
-    paths, seed ``GREEKS_SEED``, gamma included): an ``MCResult`` of one option."""
+    """The survival estimator's adjoint Monte Carlo Greeks at the article's network example
+    (``paths`` paths, seed ``GREEKS_SEED``, gamma included): an ``MCResult`` of one option."""
     point = np.array([ARTICLE_NETWORK_EXAMPLE])
     return price_options(point, paths, seed=GREEKS_SEED, backend=backend, greeks=True)
 
 
 def article_point_greeks(model, reference=None) -> dict:
-    """Delta, gamma and vega at the article's example: the network's by autograd against
+    """Delta, gamma and vega at the article's network example: the network's by autograd against
     ``reference`` (default: ``reference_greeks()``).
 
     Returns:

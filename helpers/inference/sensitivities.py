@@ -10,9 +10,12 @@ gives every gamma; the answer is the same, at about a third of the time on a CPU
 ``torch.func`` transforms cost ~20 ms per call however small the batch: the pricing service's
 ``/greeks`` measures it).
 
-Names, as a quant reads them: ``delta = dP/dS0``, ``gamma = d2P/dS0^2``, ``vega = dP/dsigma``,
-``rho = dP/dr``, and ``dP/dK``, ``dP/dB``, ``dP/dmu``. Units: vega and rho are per unit of
-volatility and rate (per 100 percentage points); divide by 100 for "per point".
+Names, the course's (its Notation page): ``delta = dP/dS0``, ``gamma = d2P/dS0^2``,
+``vega = dP/dsigma``, ``rho = dP/dr`` at fixed ``mu``, and ``dP/dK``, ``dP/dB``, ``dP/dmu``. The
+course's rho is the discount rate's sensitivity alone; a desk's rho moves drift and discount
+together (under the risk-neutral measure ``mu = r``), which is ``dP/dmu + dP/dr``. Units: vega
+and rho are per unit of volatility and rate (per 100 percentage points); divide by 100 for "per
+point".
 """
 
 from __future__ import annotations
@@ -73,12 +76,13 @@ def greeks(
     """Price, every first derivative and gamma of a batch, by name.
 
     Example:
-        >>> g = greeks(model, [[110, 100, 120, 0.35, 0.1, 0.05]])  # doctest: +SKIP
+        >>> g = greeks(model, [ARTICLE_NETWORK_EXAMPLE])  # doctest: +SKIP
         >>> g["delta"], g["gamma"]  # doctest: +SKIP
 
     Returns:
         ``{"price", "dP/dK", "dP/dB", "delta", "vega", "dP/dmu", "rho", "gamma"}``, each of
-        shape ``(n,)``.
+        shape ``(n,)``; ``rho`` is ``dP/dr`` at fixed ``mu`` (a desk's rho is
+        ``g["dP/dmu"] + g["rho"]``).
     """
     refuse_quantized_greeks(model)
     X = check_domain(X, allow_outside)

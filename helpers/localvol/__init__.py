@@ -3,7 +3,8 @@ price with respect to every market input by one reverse sweep (NAG and RWTH Aach
 
 ``market`` ships the synthetic market (``load_market``), ``splines`` the differentiable cubic
 splines, ``dupire`` the chain from quotes to a local-volatility table, ``basket`` the Monte
-Carlo and its gradient (``price_basket``).
+Carlo and its gradient (``price_basket``), ``checks`` the checks against QuantLib and bumping,
+``timing`` the benchmark, ``tables`` Chapter 11's tables.
 """
 
 from .basket import BasketResult, price_basket

@@ -1,8 +1,9 @@
 """The FX market of Chapter 11: ten currency pairs, their smiles and their correlation.
 
-NAG and RWTH Aachen's production-sized problem (seed documents 001 and 002) prices a basket call
-on ten FX rates, each under its own local-volatility model calibrated to implied-volatility
-quotes. The course ships a synthetic market of that shape (nothing here is market data):
+The production-sized problem of du Toit (NAG), Lotz and Naumann (RWTH Aachen), in their report
+and slides on the adjoint of NAG's GPU local-volatility code, prices a basket call on ten FX
+rates, each under its own local-volatility model calibrated to implied-volatility quotes. The
+course ships a synthetic market of that shape (nothing here is market data):
 
 - spots in domestic currency per unit of foreign currency, one flat domestic rate and one flat
   foreign rate per pair (continuously compounded, per year);
@@ -22,6 +23,10 @@ quotes. The course ships a synthetic market of that shape (nothing here is marke
 ``load_market()`` reads it back as a ``Market``.
 
 References:
+    J. du Toit, J. Lotz and U. Naumann, "Adjoint Algorithmic Differentiation of a GPU
+    Accelerated Application", Numerical Algorithms Group (2013), and J. du Toit's slides
+    "Algorithmic Differentiation of a GPU Accelerated Application" (the book's references
+    ``dutoit_nag`` and ``dutoit_nag_slides``).
     J. Gatheral and A. Jacquier, "Arbitrage-free SVI volatility surfaces", Quantitative
     Finance 14 (2014), 59-71.
 """

@@ -6,12 +6,14 @@ barrier's whole contribution to delta, vega and dP/dB. Two estimators are smooth
 
 ``"survival"`` (Glasserman and Staum, 2001)
     At each step the normal is drawn *conditioned on the path surviving the step*, and the
-    path's weight is multiplied by the probability of that survival. Survival at step ``n + 1``
-    means ``S_{n+1} = S_n + s_n (1 + mu dt + sigma sqrt(dt) Z) > (n + 1) B``, that is
-    ``Z > a_n = ((n + 1) B - S_n - s_n (1 + mu dt)) / (s_n sigma sqrt(dt))``, with probability
-    ``p_n = Phi(-a_n)``; the conditioned draw is ``Z = -Phi^-1(V p_n)`` from the step's uniform
-    ``V``. No path is knocked out, the estimator is unbiased for the discretely monitored option,
-    and it is smooth in every input, so its pathwise derivatives are unbiased too.
+    path's weight is multiplied by the probability of that survival. With ``S_n`` the price
+    after step ``n`` and ``n A_n`` the running sum (the code's ``s`` and ``S``), survival at step
+    ``n + 1`` means ``(n + 1) A_{n+1} = n A_n + S_n (1 + mu dt + sigma sqrt(dt) Z) > (n + 1) B``,
+    that is ``Z > a_n = ((n + 1) B - n A_n - S_n (1 + mu dt)) / (S_n sigma sqrt(dt))``, with
+    probability ``p_n = Phi(-a_n)``; the conditioned draw is ``Z = -Phi^-1(V p_n)`` from the
+    step's uniform ``V``. No path is knocked out, the estimator is unbiased for the discretely
+    monitored option, and it is smooth in every input, so its pathwise derivatives are unbiased
+    too.
 ``"smoothed"``
     The plain paths (the same Box-Muller normals as ``price_options``), never knocked out, with
     the indicator of survival replaced by a logistic factor ``f(d_n)``,
@@ -23,12 +25,12 @@ Each path is swept twice: forward, writing a small tape (``TAPE_COLUMNS`` float6
 price and running sum before the step, which the reverse sweep cannot rebuild from the end
 because the survival step has no closed-form inverse, and the step's normal and distance to the
 barrier, which would cost an inverse normal distribution to recompute), then in reverse,
-propagating the adjoints of ``s``, ``S`` and ``log L`` back to the six inputs. The tape belongs
-to the path in flight and is reused by the thread's next path: memory grows with the steps, not
-with the paths. Every thread keeps its own sums of the per-path values and derivatives (and
-their squares), added in a fixed order at the end, so no two threads ever write the same
-accumulator (the race NAG describe in their GPU adjoint) and the result does not depend on the
-number of threads.
+propagating the adjoints of the price ``s``, the running sum ``S`` and ``log L`` back to the six
+inputs. The tape belongs to the path in flight and is reused by the thread's next path: memory
+grows with the steps, not with the paths. Every thread keeps its own sums of the per-path
+values and derivatives (and their squares), added in a fixed order at the end, so no two threads
+ever write the same accumulator (the race NAG describe in their GPU adjoint) and the result does
+not depend on the number of threads.
 
 Gamma is the central difference of the adjoint delta at ``S0 (1 +- GAMMA_BUMP)``, on the same
 paths (common random numbers).

@@ -6,8 +6,10 @@ The average ``A`` of an Euler path has exact first and second moments
 path is close to a quadratic in ``A`` wherever the barrier is far. So each option's payoffs
 ``Y`` are regressed on the dimensionless controls ``c1 = A / E[A] - 1`` and
 ``c2 = (A / E[A])^2 - E[A^2] / E[A]^2`` (both of mean zero), and the price is
-``mean(Y) - beta . mean(c)``. The variance left is the regression's residual variance, a hundred
-times less than the payoff's on the article's domain (Chapter 10 measures it).
+``mean(Y) - beta . mean(c)``. The variance left is the regression's residual variance: far
+less than the payoff's deep in the money, where the payoff is almost linear in ``A``, and least
+reduced near the money and near the barrier (Chapter 10 measures it, per option and on
+average).
 
 The coefficients are **cross-fitted**: the paths are split in two halves (even and odd path
 numbers), ``beta`` is fitted on one half and applied to the other, and the two estimates are

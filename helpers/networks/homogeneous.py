@@ -1,5 +1,5 @@
 """A pricer homogeneous of degree one in ``(K, B, S0)`` (Chapter 9), and the extra inputs it
-can give its network.
+can give its network (Chapter 10).
 
 Scaling ``K``, ``B`` and ``S0`` by the same factor scales the option's price by it:
 ``HomogeneousPricer`` builds that in, so the network learns a function of two ratios (bounded in
@@ -34,7 +34,8 @@ class HomogeneousPricer(nn.Module):
 
     Example:
         >>> pricer = HomogeneousPricer(hidden=16, layers=2)
-        >>> x = torch.tensor([[110.0, 100.0, 120.0, 0.35, 0.15, 0.05]])
+        >>> from helpers.core.domain import ARTICLE_MC_EXAMPLE
+        >>> x = torch.tensor(ARTICLE_MC_EXAMPLE[:1], dtype=torch.float32)
         >>> bool(torch.allclose(pricer(2 * x * torch.tensor([1, 1, 1, 0, 0, 0])
         ...                            + x * torch.tensor([0, 0, 0, 1, 1, 1])), 2 * pricer(x)))
         True

@@ -22,7 +22,8 @@ class ResidualPricer(nn.Module):
 
     Example:
         >>> pricer = ResidualPricer(hidden=16, layers=2)
-        >>> pricer(torch.tensor([[110.0, 100.0, 120.0, 0.35, 0.1, 0.05]])).shape
+        >>> from helpers.core.domain import ARTICLE_NETWORK_EXAMPLE
+        >>> pricer(torch.tensor([ARTICLE_NETWORK_EXAMPLE])).shape
         torch.Size([1])
 
     Args:

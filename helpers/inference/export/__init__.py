@@ -36,8 +36,8 @@ Quantized models give prices, not Greeks (``refuse_quantized_greeks``).
 The modules: ``onnx_export`` (the file), ``quantize`` (the int8 variants), ``runtime``
 (``OnnxPricer``), ``qat`` (torchao fine-tuning), ``refusal`` (no quantized Greeks),
 ``comparison`` (every way of running the pricer, measured side by side: Chapter 12's table and
-verdicts), ``benchmark`` (that table for ``make bench``), ``files`` (sidecars, atomic writes)
-and ``command`` (the command line).
+verdicts), ``benchmark`` (that table for ``make bench``), ``tables`` (Chapter 12's tables of
+accuracy and speed), ``files`` (sidecars, atomic writes) and ``command`` (the command line).
 
 Command line: ``python -m helpers.export --out DIR`` writes ``DIR/pricer.onnx`` (float32) and
 ``DIR/pricer.int8.onnx`` (``RECOMMENDED_INT8``) from the shipped pricer, each with its sidecar.

@@ -95,7 +95,7 @@ def torch_ao_dynamic(model: nn.Module) -> nn.Module:
     ``nn.Linear`` to int8 (per-tensor weights, activations quantized per call), on a CPU copy.
 
     Its deprecation warnings (``TORCH_AO_DEPRECATION``) are silenced: the chapter shows it as
-    what the seed document used, not as something to build on.
+    the API the quantization-aware training article uses, not as something to build on.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=TORCH_AO_DEPRECATION)
@@ -326,7 +326,7 @@ def compare(
 
 
 GOAL_SPEEDUP = 2.0
-"""Issue 13's goal for the fastest CPU path at a batch of 1,000: this many times PyTorch
+"""The course's target for the fastest CPU path at a batch of 1,000: this many times PyTorch
 float32's options per second ..."""
 GOAL_MAE_CHANGE = 0.10
 """... with a test MAE at most this much (relative) above float32's."""
@@ -344,7 +344,8 @@ def fastest_accurate(rows: Sequence[dict], batch: int = 1_000) -> dict:
 
 
 def verdicts(rows: Sequence[dict], batch: int = 1_000) -> list[list[str]]:
-    """Seed document 003's claims and issue 13's goal against ``compare``'s rows.
+    """The quantization-aware training article's claims and the course's target against
+    ``compare``'s rows.
 
     Needs the rows of ``PyTorch float32``, ``ONNX Runtime float32``, the ORT int8 variants and
     (for the QAT claim) the QAT rows; timings at ``batch``.
@@ -414,8 +415,8 @@ def verdicts(rows: Sequence[dict], batch: int = 1_000) -> list[list[str]]:
     met = best["speedup"][batch] >= GOAL_SPEEDUP
     out.append(
         [
-            f"goal: {GOAL_SPEEDUP:g}x PyTorch float32 at a batch of {batch:,}, test MAE at most "
-            f"{GOAL_MAE_CHANGE:.0%} above float32's",
+            f"the course's target: {GOAL_SPEEDUP:g}x PyTorch float32 at a batch of {batch:,}, "
+            f"test MAE at most {GOAL_MAE_CHANGE:.0%} above float32's",
             f"{best['name']}: {best['speedup'][batch]:.2f}x, MAE {best['mae_change']:+.1%}",
             "met" if met else "missed",
         ]

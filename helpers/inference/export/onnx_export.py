@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...core.domain import ARTICLE_NETWORK_EXAMPLE
 from ...core.files import write_atomically
 from ...mc.moments import levy_price
 from .files import no_leafspec, quiet, state_sha256, write_sidecar
@@ -116,7 +117,7 @@ def export_onnx(model: nn.Module, path: str | Path, *, source: dict | None = Non
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = onnx_ready(copy.deepcopy(model).float().cpu()).eval()
-    example = torch.tensor([[110.0, 100.0, 120.0, 0.35, 0.1, 0.05]] * 2)
+    example = torch.tensor([ARTICLE_NETWORK_EXAMPLE] * 2, dtype=torch.float32)  # for tracing
     with quiet("torch.onnx", "torch.export", "onnxscript"), torch.no_grad(), no_leafspec():
         program = torch.onnx.export(
             module,

@@ -33,8 +33,9 @@ class OnnxPricer:
     ONNX Runtime cannot load, or whose input is not ``(batch, 6)``.
 
     Example:
+        >>> from helpers import ARTICLE_NETWORK_EXAMPLE
         >>> pricer = OnnxPricer("out/pricer.int8.onnx")  # doctest: +SKIP
-        >>> pricer.price([[110, 100, 120, 0.35, 0.1, 0.05]])  # doctest: +SKIP
+        >>> pricer.price([ARTICLE_NETWORK_EXAMPLE])  # doctest: +SKIP
         array([18.68], dtype=float32)
 
     Args:

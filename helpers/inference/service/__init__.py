@@ -10,9 +10,10 @@ SIGTERM every accepted request is answered before the process exits.
 
 Modules: ``schemas`` (the bodies), ``batcher`` (``MicroBatcher``), ``engine`` (the model
 behind it), ``app`` (``create_app``), ``settings`` (command line and environment),
-``command`` (``python -m helpers.serve``).
+``command`` (``python -m helpers.serve``), ``measure`` and ``benchmark`` (the service under
+load), ``tables`` (Chapter 13's tables of it).
 
-Example:
+Example (the option is the article's network example, ``helpers.ARTICLE_NETWORK_EXAMPLE``):
     python -m helpers.serve --port 8000 --max-wait-ms 2
     curl -s 127.0.0.1:8000/price -H 'content-type: application/json' \\
         -d '{"options": [{"K": 110, "B": 100, "S0": 120, "sigma": 0.35, "mu": 0.1, "r": 0.05}]}'

@@ -1,0 +1,68 @@
+"""helpers.benchmark.adjoint: the Greeks' cost against the survival estimator's price and
+against the plain estimator's, and Chapter 8's "What we measured" table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from helpers.benchmark.adjoint import (
+    adjoint_lines,
+    cost_table,
+    measured_table,
+    time_adjoint,
+)
+from helpers.core.domain import ARTICLE_MC_PRICES, COLUMNS
+from helpers.mc.result import MCResult
+
+
+def cost(plain: bool = True) -> dict:
+    """``time_adjoint``'s figures for one thread; without the plain price if not ``plain``."""
+    one = {"price_s": 0.10, "greeks_s": 0.11, "greeks_and_gamma_s": 0.30,
+           "bump_and_revalue_s": 1.3, "R": 1.1, "R_with_gamma": 3.0}  # fmt: skip
+    if plain:
+        one |= {"plain_price_s": 0.01, "R_plain": 11.0, "R_plain_with_gamma": 30.0}
+    return {"options": 2, "paths": 100, "steps": 365, "threads": {"1": one},
+            "autograd_s": 1.0, "autograd_tape_bytes": 2**21,
+            "adjoint_tape_bytes_per_thread": 11680}  # fmt: skip
+
+
+def test_time_adjoint_measures_the_greeks_against_both_prices():
+    result = time_adjoint(n_paths=16, n_steps=16, repeats=1)
+    for t in result["threads"].values():
+        assert t["plain_price_s"] > 0 and t["R_plain"] == t["greeks_s"] / t["plain_price_s"]
+        assert t["R_plain_with_gamma"] == t["greeks_and_gamma_s"] / t["plain_price_s"]
+        assert t["R"] == t["greeks_s"] / t["price_s"]
+
+
+def test_adjoint_lines_show_the_plain_price_and_leave_it_blank_when_not_measured():
+    row = adjoint_lines(cost())[4]
+    assert row.endswith("| 0.0100 | 11.0 |")
+    old = adjoint_lines(cost(plain=False))[4]
+    assert old.endswith("| | |") and old.count("|") == row.count("|")
+
+
+def test_measured_table_names_the_three_ratios_and_the_articles_price():
+    greeks = {c: np.array([0.5]) for c in (*COLUMNS, "gamma")}
+    result = MCResult(np.array([21.2]), np.array([0.1]), 100, 365, "numba", "survival",
+                      greeks, greeks)  # fmt: skip
+    text = measured_table(result, cost()).data
+    assert "| 1.10 (1 thread) | 1.4 (NAG: 522 / 367 ms) |" in text
+    assert "| (price + 6 Greeks + gamma) / price | 3.00 (1 thread) |" in text
+    assert "| (price + 6 Greeks) / plain estimator's price | 11.0 (1 thread) |" in text
+    assert f"{ARTICLE_MC_PRICES[0]:.3f} (the article's kernel)" in text
+    assert "not measured in this run" in measured_table(result, cost(plain=False)).data
+
+
+def test_cost_table_sets_each_computation_against_both_prices():
+    body = cost_table(cost()).data.splitlines()
+    assert body[0] == "| computation | s, 1 thread | / survival price | / plain price |"
+    assert "| price + 6 Greeks (adjoint) | 0.1100 | 1.10 | 11.0 |" in body
+    assert "| price + 6 Greeks (torch autograd) | 1.0000 | 10.00 | 100.0 |" in body
+    two = cost()
+    two["threads"]["2"] = dict(two["threads"]["1"], price_s=0.05)
+    lines = cost_table(two).data.splitlines()
+    assert lines[0].startswith("| computation | s, 1 thread | s, 2 threads |")
+    assert "| survival estimator's price | 0.1000 | 0.0500 | 1.00 | 10.0 |" in lines
+    assert "| price + 6 Greeks (torch autograd) | 1.0000 |  | 10.00 | 100.0 |" in lines
+    assert not any("plain estimator's price" in line for line in
+                   cost_table(cost(plain=False)).data.splitlines())  # fmt: skip
