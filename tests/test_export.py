@@ -361,6 +361,15 @@ def test_verdicts_answer_each_claim_and_the_courses_target():
     assert "0 of 1" in missed[2][2]  # QAT's 0.0110 against PTQ's 0.0105
     assert missed[3][2] == "missed"
     assert export.verdicts(_fake_rows(210.0))[3][2] == "met"
+    # a faster timing of the baseline (say, on one thread) is the one the target is judged by
+    slower = export.verdicts(_fake_rows(210.0), baseline_per_second=150.0)
+    assert slower[3][2] == "missed" and "150 options/s" in slower[3][1]
+
+
+def test_signed_percent_never_prints_a_negative_zero():
+    assert export.signed_percent(-0.001) == "0%"
+    assert export.signed_percent(0.23) == "+23%"
+    assert export.signed_percent(-0.0004, 1) == "0%"
 
 
 def test_finite_difference_delta_and_the_spot_ladder():

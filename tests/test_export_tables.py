@@ -22,7 +22,7 @@ def _rows() -> list[dict]:
 def test_accuracy_rows_keep_compares_order_and_mark_an_article_error_not_measured():
     rows = tables.accuracy_rows(_rows())
     assert [r[0] for r in rows] == ["PyTorch float32", "PyTorch bfloat16 autocast"]
-    assert rows[0][1:] == [0.0062, 0.0, 0.0, 0.12, "-0.021"]
+    assert rows[0][1:] == [0.0062, "0%", 0.0, 0.12, "-0.021"]
     assert rows[1][-1] == ""
     text = tables.accuracy_table(_rows()).data
     assert "| PyTorch bfloat16 autocast | 0.0077 | +23% | 0.0020 | 0.118 |  |" in text

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.core import report
 from helpers.core.domain import ARTICLE_NETWORK_EXAMPLE, ARTICLE_NETWORK_PRICE
 from helpers.inference import tables
 from helpers.inference.evaluation import ARTICLE_TARGET, MAE_TARGET
@@ -60,13 +61,13 @@ def test_accuracy_table_has_one_row_of_the_five_figures():
     assert row == ["2", "0.2500", f"{math.sqrt(0.125):.4f}", "0.5000", "0.2000"]
 
 
-def test_bucket_table_counts_each_bucket_and_shows_an_empty_one_as_nan():
+def test_bucket_table_counts_each_bucket_and_shows_an_empty_one_as_a_dash():
     mc = np.array([0.5, 0.7, 3.0, 30.0])
     md = tables.bucket_table(mc + 0.1, mc, np.full(4, 0.01), edges=(0, 1, 5, 20, 50))
     body = rows(md)[1:]
     assert [r[:2] for r in body] == [["[0, 1)", "2"], ["[1, 5)", "1"], ["[5, 20)", "0"],
                                      ["[20, 50)", "1"]]  # fmt: skip
-    assert body[0][2] == "0.1000" and body[2][2] == "nan"
+    assert body[0][2] == "0.1000" and body[2][2] == report.NO_VALUE
 
 
 def test_targets_table_says_met_or_by_how_much_it_missed():
@@ -92,6 +93,33 @@ def test_delta_gamma_table_gives_each_gap_in_standard_errors_and_percent():
     assert row[header.index("gamma gap (s.e., %)")] == "-1.0, -5.0%"
 
 
+def test_delta_gamma_table_measures_gamma_against_the_networks_own_second_difference():
+    fd = [{"delta": 0.5, "delta_se": 0.01, "gamma": 0.02, "gamma_se": 0.001}]
+    net = {"delta": np.array([0.52]), "gamma": np.array([0.019])}
+    header, row = rows(tables.delta_gamma_table([ARTICLE_NETWORK_EXAMPLE], fd, net, [0.021]))
+    assert row[header.index("gamma: network, exact")] == "0.01900"
+    assert row[header.index("gamma: network, 2nd difference")] == "0.02100"
+    assert row[header.index("gamma gap (s.e., %)")] == "+1.0, +5.0%"
+
+
+class Cubic(torch.nn.Module):
+    """P = S0**3 / 1000 + K: gamma = 6 S0 / 1000, and no fourth derivative."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dummy = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(torch.float64)
+        return x[..., 2] ** 3 / 1000 + x[..., 0] + self.dummy
+
+
+def test_bumped_gamma_is_the_central_second_difference_in_the_spot():
+    points = [ARTICLE_NETWORK_EXAMPLE, (100.0, 50.0, 100.0, 0.2, 0.05, 0.05)]
+    got = tables.bumped_gamma(Cubic(), points, h=4.0)
+    np.testing.assert_allclose(got, [6 * 120 / 1000, 6 * 100 / 1000], rtol=1e-4)
+
+
 def test_round_trip_recovers_every_volatility_of_a_price_rising_in_sigma():
     model = RisingInSigma()
     X = np.array([ARTICLE_NETWORK_EXAMPLE, [100.0, 50.0, 90.0, 0.2, 0.05, 0.05]])
@@ -101,6 +129,7 @@ def test_round_trip_recovers_every_volatility_of_a_price_rising_in_sigma():
     assert (trip.price_gap <= trip.allowed).all()
     body = dict((r[0], r[1]) for r in rows(tables.round_trip_table(trip, np.zeros(2, bool)))[1:])
     assert body["another sigma with the same price"] == "0"
+    assert body["price back within 1e-05 or two float32 steps of the quote"] == "2"
     assert body["... price rising with sigma, own sigma back"] == "2 of 2"
 
 
@@ -110,6 +139,7 @@ SPEED = {
     "network_options_per_second": {"1": 1000.0, "1000": 2.0e5},
     "mc_options_per_second": 2.0,
     "speedup_at_equal_accuracy": 1.0e5,
+    "speedup_batch": 1000,
     "network_greeks_options_per_second": 5.0e4,
     "mc_greeks_options": 2,
     "mc_greeks_options_per_second": 0.1,
@@ -120,6 +150,7 @@ def test_speed_table_has_a_row_per_batch_and_per_method():
     body = rows(tables.speed_table(SPEED))
     assert body[0] == ["on cpu", "options per second"]
     assert body[1] == ["network, batch 1", "1,000"] and body[2][1] == "200,000"
+    assert body[2][0] == "network, batch 1,000 (the speed-up's)" and body[3][1] == "2.00"
     assert len(body) == 1 + 2 + 3
 
 
@@ -134,4 +165,4 @@ def test_measured_table_sets_this_run_beside_the_articles_network():
     text = tables.measured_table(model, meta, errors, 18.70, reference, trip, SPEED).data
     assert f"network {ARTICLE_NETWORK_PRICE}" in text
     assert "gap -0.0100, target 0.03 met" in text
-    assert "100,000x on cpu" in text
+    assert "100,000x on cpu, batch 1,000" in text

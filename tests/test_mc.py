@@ -129,9 +129,10 @@ def test_wrong_shape_is_refused():
         price_options(np.ones((2, 5)), 10)
 
 
-def test_one_dimensional_input_is_refused():
+def test_one_dimensional_input_of_another_length_is_refused():
+    # one row of 6 is one option, as the network pricers take it (tests/test_property_pricing.py)
     with pytest.raises(ValueError, match=r"shape \(n, 6\)"):
-        price_options(np.ones(6), 10)
+        price_options(np.ones(5), 10)
 
 
 def test_non_numeric_input_is_refused():

@@ -71,3 +71,7 @@ def test_precision_table_sets_this_run_beside_the_article(batches):
     ratio = results["mixed"].timer.value() / results["float32"].timer.value()
     assert f"| ratio mixed / full | {ratio:.2f} | 0.67 |" in table
     assert "3, interleaved, after 1 warm-up" in table and "bfloat16" in table
+    # the machine in full: the vector instructions say whether bfloat16 can pay on a CPU
+    from helpers.core.machine import machine_line
+
+    assert f"| machine | {machine_line()} | NVIDIA V100 |" in table

@@ -20,6 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+TILE = 4_000
+"""Screenshots are taken in tiles of this height (px), well under Chromium's limit."""
 WIDTH = 1280
 """The reader's window, CSS pixels."""
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -145,11 +147,25 @@ class Browser:
                                  returnByValue=True)  # fmt: skip
         return result["result"]["value"]
 
-    async def screenshot(self, path: Path) -> None:
-        shot = await self.call("Page.captureScreenshot", session=True, format="png",
-                               captureBeyondViewport=True)  # fmt: skip
+    async def screenshot(self, path: Path, tile: int = TILE) -> list[Path]:
+        """The whole page as PNG tiles ``tile`` px tall (``NAME.png``, ``NAME-2.png``, ...),
+        each a capture of a viewport that tall scrolled down the page: Chromium garbles a
+        single capture taller than about 16,384 px (shifted sideways past that height)."""
+        height = int(await self.evaluate("document.documentElement.scrollHeight"))
+        await self.call("Emulation.setDeviceMetricsOverride", session=True, width=WIDTH,
+                        height=min(tile, height), deviceScaleFactor=1, mobile=False)  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
+        paths = []
+        for number, top in enumerate(range(0, max(height, 1), tile), start=1):
+            await self.evaluate(f"window.scrollTo(0, {top}); 1")
+            await self.call("Runtime.evaluate", session=True, awaitPromise=True,
+                            expression="new Promise(r => requestAnimationFrame(r))")  # fmt: skip
+            shot = await self.call("Page.captureScreenshot", session=True, format="png")
+            paths.append(path if number == 1 else path.with_stem(f"{path.stem}-{number}"))
+            paths[-1].write_bytes(base64.b64decode(shot["data"]))
+        await self.call("Emulation.setDeviceMetricsOverride", session=True, width=WIDTH,
+                        height=900, deviceScaleFactor=1, mobile=False)  # fmt: skip
+        return paths
 
 
 async def inspect(pages: list[str]) -> dict[str, dict]:

@@ -1,18 +1,16 @@
 """helpers.serve and helpers.loadtest: the pricing service on loopback, and its load test.
 
 The servers run in this process (uvicorn in a thread, on a free loopback port) except for the
-SIGTERM test, which needs a process of its own to signal.
+SIGTERM test, which needs a process of its own to signal (``python -m helpers.serve --port 0``,
+whose printed address the test reads).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -29,6 +27,7 @@ from helpers.inference import sensitivities as greeks
 from helpers.inference.service import DeadlineExceeded, MicroBatcher, QueueFull, Settings
 from helpers.inference.service.app import create_app
 from helpers.inference.service.engine import Engine
+from helpers.inference.service.measure import start_server, stop
 from helpers.inference.service.settings import env_name, parse
 
 ARTICLE = {"K": 110.0, "B": 100.0, "S0": 120.0, "sigma": 0.35, "mu": 0.1, "r": 0.05}
@@ -246,7 +245,7 @@ def test_auto_engine_times_both_and_reuses_one_cached_export(engine):
     from helpers.inference.service.engine import onnx_export_for
 
     auto = Engine(engine="auto", threads=1)
-    assert auto.name in ("torch", "onnx") and auto.choice.startswith(f"auto: {auto.name}")
+    assert auto.name in ("torch", "onnx") and auto.choice.startswith(f"auto: {auto.name}, because")
     X = as_array(options(16, seed=5)).astype(np.float32)
     np.testing.assert_allclose(auto.price(X), pricing.price(engine.model, X), rtol=1e-5, atol=1e-4)
     first = onnx_export_for(auto.model, auto.sha256)
@@ -396,63 +395,54 @@ def test_load_test_refuses_anything_but_loopback():
         loadtest.run_load("http://127.0.0.1:1", concurrency=0)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def test_port_0_prints_its_address_and_sigterm_mid_burst_loses_no_accepted_request(tmp_path):
+    """``--port 0``: the server prints the address the system chose and its engine with the
+    reason, ``/health`` answers there; SIGTERM in the middle of a burst: every request it
+    accepted is answered with a 200 that reaches the client."""
+    with open(tmp_path / "server.log", "w+") as log:
+        process, url = start_server(["--max-wait-ms", "20", "--threads", "1"], log)
+        try:
+            health = httpx.get(url + "/health", timeout=5).json()
 
+            async def burst():
+                import aiohttp
 
-def test_sigterm_during_a_burst_loses_no_accepted_request():
-    port = free_port()
-    env = os.environ | {"PRICER_THREADS": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "helpers.serve", "--port", str(port), "--max-wait-ms", "20"],
-        stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "no server"
-            time.sleep(0.1)
+                statuses = []
+                connector = aiohttp.TCPConnector(limit=32, force_close=True)
+                async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def burst():
-            import aiohttp
+                    async def one(k):
+                        await asyncio.sleep(k * 0.002)
+                        if k == 40:  # mid-burst: 40 requests sent, 160 to come
+                            process.send_signal(signal.SIGTERM)
+                        try:
+                            body = {"options": [ARTICLE]}
+                            async with session.post(url + "/price", json=body) as r:
+                                await r.json()
+                                statuses.append(r.status)
+                        except aiohttp.ClientConnectorError:
+                            statuses.append("refused")
+                        except aiohttp.ClientError as err:
+                            statuses.append(type(err).__name__)
 
-            statuses = []
-            connector = aiohttp.TCPConnector(limit=32, force_close=True)
-            async with aiohttp.ClientSession(connector=connector) as session:
+                    await asyncio.gather(*(one(k) for k in range(200)))
+                return statuses
 
-                async def one(k):
-                    await asyncio.sleep(k * 0.002)
-                    if k == 40:  # mid-burst: 40 requests sent, 160 to come
-                        process.send_signal(signal.SIGTERM)
-                    try:
-                        async with session.post(url + "/price", json={"options": [ARTICLE]}) as r:
-                            await r.json()
-                            statuses.append(r.status)
-                    except aiohttp.ClientConnectorError:
-                        statuses.append("refused")
-                    except aiohttp.ClientError as err:
-                        statuses.append(type(err).__name__)
-
-                await asyncio.gather(*(one(k) for k in range(200)))
-            return statuses
-
-        statuses = asyncio.run(burst())
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    accepted = int(re.search(r"accepted (\d+) requests", err).group(1))
-    answered = int(re.search(r"answered (\d+)", err).group(1))
-    assert process.returncode in (0, -signal.SIGTERM), err[-2000:]  # uvicorn re-raises it
+            statuses = asyncio.run(burst())
+            process.wait(timeout=60)
+        finally:
+            stop(process)
+        log.seek(0)
+        text = log.read()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url) and not url.endswith(":0")
+    assert f"pricer: listening on {url}\n" in text
+    assert f"pricer: engine {health['engine']} ({health['engine_choice']})" in text
+    assert "because" in health["engine_choice"]  # auto says why it chose
+    accepted = int(re.search(r"accepted (\d+) requests", text).group(1))
+    answered = int(re.search(r"answered (\d+)", text).group(1))
+    assert process.returncode in (0, -signal.SIGTERM), text[-2000:]  # uvicorn re-raises it
     assert accepted == answered == statuses.count(200), (accepted, answered, statuses)
+    assert f"(by status: 200: {answered})" in text
     assert set(statuses) <= {200, "refused", "ServerDisconnectedError", "ClientOSError"}
 
 

@@ -140,8 +140,9 @@ def adjoint_lines(a: dict) -> list[str]:
 def cost_table(cost: dict) -> Markdown:
     """``time_adjoint``'s figures as Chapter 8 shows them: a row per computation, its seconds on
     one thread and on every core, and on one thread its cost in survival prices and in plain
-    prices (the plain estimator's kernel, which prices without Greeks). A figure the run did not
-    measure (autograd on every core; the plain price in older results) is left blank."""
+    prices (the plain estimator's kernel, which prices without Greeks). Autograd is timed on one
+    thread only: its every-core cell says "not timed"; a row the run did not measure (the plain
+    price in older results) is left out."""
     one = cost["threads"]["1"]
     many = max(cost["threads"], key=int)
     plain = one.get("plain_price_s")
@@ -158,7 +159,7 @@ def cost_table(cost: dict) -> Markdown:
         if seconds is None:
             continue
         on_many = cost["threads"][many].get(key)
-        rows.append([name, f"{seconds:.4f}", f"{on_many:.4f}" if on_many else "",
+        rows.append([name, f"{seconds:.4f}", f"{on_many:.4f}" if on_many else "not timed",
                      f"{seconds / one['price_s']:.2f}",
                      f"{seconds / plain:.1f}" if plain else ""])  # fmt: skip
     columns = ["computation", "s, 1 thread", f"s, {many} threads", "/ survival price",

@@ -27,6 +27,11 @@ extra training options where a pricer learns the barrier hardest (Chapter 10).
 * **Nothing is blessed**: a rerun checks every shard already on disk against the SHA-256 its
   manifest recorded, and stops with an error naming a shard that was changed (delete it to
   regenerate it), rather than hashing the changed bytes into a new manifest.
+* **A failed run never blocks the corrected one**: the settings are checked (sizes, the backend
+  on this machine, the memory a shard needs) before anything is written; a folder whose run
+  failed before it finished a shard starts over with the new settings; a folder holding finished
+  shards made with other settings is refused, the message naming each differing setting, and
+  its shards are deleted only when asked (``restart=True``, ``--restart``).
 * **Reproducible**: shard ``i`` draws its options and its normals from seeds derived from
   ``(seed, i)`` alone, so the shards are the same, byte for byte, from 1 worker or 20.
 * The last ``val_shards`` shards form the validation split.
@@ -34,17 +39,23 @@ extra training options where a pricer learns the barrier hardest (Chapter 10).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..core.domain import COLUMNS, sample_barrier_corner, sample_options, sobol_options
+from ..core.domain import (
+    COLUMNS,
+    DOMAIN_HIGH,
+    sample_barrier_corner,
+    sample_options,
+    sobol_options,
+)
 from ..core.files import sha256, temporaries, write_json, written_atomically
 from ..mc import BACKENDS
 from ..mc.checks import check_count, check_seed
@@ -202,11 +213,39 @@ def task_key(spec: dict, out: Path, index: int) -> str:
     return f"shard-{hashlib.sha256(tag.encode()).hexdigest()[:12]}-{index:05d}"
 
 
-def _start_client(workers: int, scheduler: str | None, gpus: int):
+CONNECT_TIMEOUT = 10.0
+"""Seconds ``generate_dataset`` waits for an existing Dask scheduler to answer (Dask's own
+default is 30 s)."""
+
+_SETTING_NAMES = {
+    "shards": "--shards",
+    "options_per_shard": "--options-per-shard",
+    "paths": "--paths",
+    "seed": "--seed",
+    "n_steps": "--steps",
+    "val_shards": "--val-shards",
+    "backend": "--backend",
+    "greeks": "--greeks",
+    "sampling": "--sobol",
+    "estimator": "--control",
+    "region": "--region",
+}
+"""The command-line option of each setting of a manifest's spec (for the messages)."""
+
+
+def _start_client(workers: int, scheduler: str | None, gpus: int, connect_timeout: float):
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
-        return Client(scheduler)
+        try:
+            return Client(scheduler, timeout=connect_timeout)
+        except ValueError as err:  # no port, an unknown scheme
+            raise ValueError(f"scheduler {scheduler!r} is not a Dask address: {err}") from None
+        except (OSError, TimeoutError) as err:
+            raise ConnectionError(
+                f"cannot reach the Dask scheduler at {scheduler} within {connect_timeout:g} s"
+                f" ({err}): is it running, and is the address tcp://HOST:PORT right?"
+            ) from None
     if gpus > 0:
         from dask_cuda import LocalCUDACluster
 
@@ -223,6 +262,280 @@ def _gpu_count() -> int:
     import cupy
 
     return cupy.cuda.runtime.getDeviceCount()
+
+
+_BYTES_PER_OPTION = {"plain": 320, "greeks": 640, "control": 1200}
+"""Host bytes a shard holds per option besides the Monte Carlo's partial sums: its options (drawn
+in float64, kept in float32), their checked float64 copy, the labels, the Arrow table and the
+Parquet writer's buffers. Measured (peak resident memory of ``make_shard`` and ``write_shard``,
+400,000 options): about 270, 550 and 1,010 bytes; these add a margin."""
+
+
+def shard_bytes(
+    options_per_shard: int,
+    paths: int,
+    *,
+    backend: str = "numba",
+    greeks: bool = False,
+    control: bool = False,
+) -> int:
+    """About how many bytes of host memory one worker holds while it makes and writes a shard.
+
+    The estimate ``generate_dataset`` checks against the memory available before it writes
+    anything: per option, the shard's arrays (``_BYTES_PER_OPTION``) and the Monte Carlo's
+    partial sums, one row per chunk of paths (``helpers.mc.numba_backend.CHUNK``,
+    ``helpers.mc.adjoint.CHUNK``, ``helpers.mc.control.CHUNK``); the ``numpy`` backend holds
+    every path of every option at once (about 64 bytes a path).
+
+    Returns:
+        Bytes, an int.
+    """
+    from ..mc import adjoint, numba_backend
+    from ..mc import control as control_variates
+
+    def chunks(chunk: int) -> int:
+        return -(-paths // chunk)
+
+    if control:
+        per_option = _BYTES_PER_OPTION["control"]
+        per_option += 16 * control_variates.SUMS * chunks(control_variates.CHUNK)
+    elif greeks:
+        per_option = _BYTES_PER_OPTION["greeks"]
+        per_option += 16 * len(adjoint.OUTPUTS) * chunks(adjoint.CHUNK)
+    else:
+        per_option = _BYTES_PER_OPTION["plain"] + 16 * chunks(numba_backend.CHUNK)
+    if backend == "numpy":
+        per_option += 64 * paths
+    return int(options_per_shard) * per_option
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new process on this machine (psutil's ``available``, else
+    the free pages ``os.sysconf`` reports), or ``None`` where neither says."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def dataset_spec(
+    shards: int,
+    options_per_shard: int,
+    paths: int,
+    seed: int,
+    workers: int = 1,
+    *,
+    val_shards: int = 1,
+    n_steps: int = 365,
+    T: float = 1.0,
+    backend: str | None = None,
+    scheduler: str | None = None,
+    greeks: bool = False,
+    sobol: bool = False,
+    control: bool = False,
+    region: str = "domain",
+    connect_timeout: float = CONNECT_TIMEOUT,
+) -> dict:
+    """Checks a dataset's settings and returns the spec its manifest records; writes nothing.
+
+    The arguments are ``generate_dataset``'s. ``generate_dataset`` calls it first, so that a
+    bad setting fails before the output folder or its manifest is touched.
+
+    Raises:
+        ValueError: the message names the setting, its value and what is allowed: sizes that
+            are not integers in range; a backend unknown, or one this machine cannot run (the
+            message lists those it can); settings that do not go together; or a shard that needs
+            more memory than the machine has available (``shard_bytes`` for each local worker
+            at once; not checked with ``scheduler``, whose workers have their own).
+    """
+    return _checked_spec(shards, options_per_shard, paths, seed, workers, val_shards=val_shards,
+                         n_steps=n_steps, T=T, backend=backend, scheduler=scheduler,
+                         greeks=greeks, sobol=sobol, control=control, region=region,
+                         connect_timeout=connect_timeout)[0]  # fmt: skip
+
+
+def _checked_spec(shards, options_per_shard, paths, seed, workers, *, val_shards, n_steps, T,
+                  backend, scheduler, greeks, sobol, control, region,
+                  connect_timeout) -> tuple[dict, int]:  # fmt: skip
+    """``dataset_spec``'s work; returns the spec and the number of local GPUs."""
+    from ..core.validate import check_real
+    from ..mc import adjoint, available_backends
+    from ..mc import control as control_variates
+    from ..mc.checks import check_maturity
+
+    check_count("shards", shards)
+    if shards < 2:
+        raise ValueError(f"shards must be >= 2 (training and validation), got {shards}")
+    check_count("val_shards", val_shards)
+    if not 1 <= val_shards < shards:
+        raise ValueError(f"val_shards must be in [1, {shards - 1}], got {val_shards}")
+    spec = {
+        "schema_version": SCHEMA_VERSION,
+        "columns": list(COLUMNS) + list(LABELS) + (list(GREEK_LABELS) if greeks else []),
+        "shards": int(shards),
+        "options_per_shard": check_count("options_per_shard", options_per_shard),
+        "paths": check_count("paths", paths),
+        "seed": check_seed(seed),
+        "n_steps": check_count("n_steps", n_steps),
+        "T": check_maturity(T),
+        "val_shards": int(val_shards),
+    }
+    check_count("workers", workers)
+    check_real("connect_timeout", connect_timeout, low=0.0, low_open=True, unit="seconds")
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)} or None, got {backend!r}")
+    if region not in REGIONS:
+        raise ValueError(f"region must be one of {list(REGIONS)}, got {region!r}")
+    gpus = _gpu_count() if scheduler is None else 0
+    spec["backend"] = backend or ("cupy" if gpus else "numba")
+    if scheduler is None and backend is not None:  # a remote cluster's workers have their own
+        usable = available_backends()
+        if backend not in usable:
+            need = "CuPy and a CUDA GPU" if backend.startswith("cupy") else "a CUDA GPU"
+            raise ValueError(
+                f"backend {backend!r} cannot run on this machine: it needs {need}, and none is "
+                f"usable here; the backends this machine has are {usable} (leaving the backend "
+                f"out picks {'cupy' if gpus else 'numba'!r})"
+            )
+    if greeks:  # absent otherwise, so that datasets made before the option keep their spec
+        spec["greeks"] = True
+        if spec["backend"] not in ("numba", "cupy"):
+            raise ValueError(f"greeks need backend 'numba' or 'cupy', got {spec['backend']!r}")
+        # the survival estimator refuses Euler steps with sigma sqrt(dt) above this bound
+        highest = float(DOMAIN_HIGH[COLUMNS.index("sigma")])
+        least = int(np.ceil(spec["T"] * (highest / adjoint.MAX_STEP_VOLATILITY) ** 2 - 1e-9))
+        if spec["n_steps"] < least:
+            raise ValueError(
+                f"greeks need n_steps (--steps) >= {least} at T = {spec['T']:g}: the domain's "
+                f"sigma up to {highest:g} makes sigma sqrt(T / n_steps) exceed "
+                f"{adjoint.MAX_STEP_VOLATILITY:g} with {spec['n_steps']} steps"
+            )
+    if sobol:
+        spec["sampling"] = "sobol"
+    if region != "domain":
+        if sobol:
+            raise ValueError(f"region {region!r} draws uniforms: it cannot be used with sobol")
+        spec["region"] = region
+    if control:
+        spec["estimator"] = "control"
+        if greeks or spec["backend"] != "numba":
+            raise ValueError("control variates price only (no greeks), on backend 'numba'")
+        if spec["paths"] < control_variates.MIN_PATHS:
+            raise ValueError(f"control variates need paths >= {control_variates.MIN_PATHS}, "
+                             f"got {spec['paths']}")  # fmt: skip
+    if scheduler is None:
+        _check_memory(spec, gpus or min(workers, shards))
+    return spec, gpus
+
+
+def _check_memory(spec: dict, at_once: int) -> None:
+    """Refuses a dataset whose shards, ``at_once`` of them in memory together, need more host
+    memory than this machine has available."""
+    per_shard = shard_bytes(spec["options_per_shard"], spec["paths"], backend=spec["backend"],
+                            greeks=bool(spec.get("greeks")),
+                            control=spec.get("estimator") == "control")  # fmt: skip
+    available = available_memory()
+    if available is None or per_shard * at_once <= available:
+        return
+    workers = f" x {at_once} workers at once = {_gib(per_shard * at_once)}" if at_once > 1 else ""
+    paths = f" with paths = {spec['paths']}" if spec["backend"] == "numpy" else ""
+    raise ValueError(
+        f"options_per_shard (--options-per-shard) = {spec['options_per_shard']}{paths} needs "
+        f"about {_gib(per_shard)} of memory per shard{workers}, more than the "
+        f"{_gib(available)} this machine has available: use fewer options per shard and more "
+        f"shards{' (or fewer workers)' if at_once > 1 else ''}"
+    )
+
+
+def start_over(out: str | Path) -> list[str]:
+    """Deletes the dataset in ``out``: its shards, its manifest, the temporary files a killed
+    run left and the training checkpoints kept beside it (``checkpoints-*``, made from those
+    shards by ``helpers.training.recipe.train_model``). Other files stay.
+
+    Returns:
+        The names deleted, sorted.
+    """
+    import shutil
+
+    out = Path(out)
+    if not out.is_dir():
+        return []
+    removed = []
+    for path in sorted(out.glob("shard-*.parquet")) + [out / MANIFEST] + temporaries(out):
+        if path.is_file():
+            path.unlink()
+            removed.append(path.name)
+    for path in sorted(out.glob("checkpoints-*")):
+        if path.is_dir():
+            shutil.rmtree(path)
+            removed.append(path.name + "/")
+    return sorted(removed)
+
+
+def _differences(before: dict, now: dict) -> list[str]:
+    """The settings in which two specs differ, as ``name (--option): X there, Y asked``."""
+    keys = [k for k in dict.fromkeys([*now, *before]) if before.get(k) != now.get(k)]
+    if len(keys) > 1:  # the columns follow from greeks
+        keys = [k for k in keys if k != "columns"]
+    lines = []
+    for key in keys:
+        option = f" ({_SETTING_NAMES[key]})" if key in _SETTING_NAMES else ""
+        there = repr(before[key]) if key in before else "not set"
+        asked = repr(now[key]) if key in now else "not set"
+        lines.append(f"{key}{option}: {there} there, {asked} asked")
+    return lines
+
+
+def _recorded_hashes(out: Path, spec: dict) -> dict[int, str]:
+    """The SHA-256 that ``out``'s manifest recorded for each shard, if it was made with ``spec``.
+
+    A folder with no finished shard (a run that failed or was interrupted before it finished
+    one) starts over: nothing recorded.
+
+    Raises:
+        ValueError: ``out`` holds finished shards made with other settings, or shards whose
+            settings are unknown (no manifest, or one that cannot be read).
+    """
+    finished = sorted(out.glob("shard-*.parquet"))
+    restart = (f"to start over, pass --restart (restart=True), which deletes its shards and "
+               f"manifest, or remove the folder {out}")  # fmt: skip
+    manifest_path = out / MANIFEST
+    if not manifest_path.exists():
+        if finished:
+            raise ValueError(f"{out} holds {len(finished)} shard(s) but no {MANIFEST}, so "
+                             f"their settings are unknown; {restart}")  # fmt: skip
+        return {}
+    try:
+        previous = json.loads(manifest_path.read_text())
+        before = previous["spec"]
+        recorded = {int(s["index"]): str(s["sha256"]) for s in previous.get("shards", [])}
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        if not finished:
+            return {}
+        raise ValueError(
+            f"{manifest_path} cannot be read ({err!r}), so the settings of the "
+            f"{len(finished)} shard(s) beside it are unknown; {restart}"
+        ) from None
+    changed = _differences(before, spec)
+    if not changed:
+        return recorded
+    if not finished:
+        return {}  # the run that wrote this manifest finished no shard: nothing to keep
+    raise ValueError(
+        f"{out} holds {len(finished)} finished shard(s) made with other settings: "
+        + "; ".join(changed)
+        + f". To complete that dataset, rerun with its settings; {restart}"
+    )
 
 
 def generate_dataset(
@@ -243,13 +556,16 @@ def generate_dataset(
     sobol: bool = False,
     control: bool = False,
     region: str = "domain",
+    restart: bool = False,
+    connect_timeout: float = CONNECT_TIMEOUT,
 ) -> dict:
     """Generates (or completes) a sharded Monte Carlo dataset in ``out``; returns the manifest.
 
     Args:
         out: output folder, created if needed.
         shards: number of shards, ``>= 2`` (at least one for training, one for validation).
-        options_per_shard: options (rows) per shard.
+        options_per_shard: options (rows) per shard; the memory a shard needs
+            (``shard_bytes``), times the local workers, must fit in the memory available.
         paths: Monte Carlo paths per option.
         seed: the dataset's seed, in ``[0, 2**64)``.
         workers: Dask CPU worker processes of the local cluster (ignored on GPUs: one worker
@@ -259,85 +575,56 @@ def generate_dataset(
         backend: Monte Carlo backend (one of ``helpers.mc.BACKENDS``); ``None`` picks ``cupy``
             when this machine has GPUs, else ``numba``. With ``scheduler`` the GPUs of the
             workers are not seen from here: ``None`` means ``numba``; pass ``"cupy"`` for GPU
-            workers.
+            workers. Without ``scheduler``, a backend this machine cannot run is refused before
+            anything is written.
         scheduler: address of an existing Dask scheduler (``"tcp://HOST:8786"``), instead of a
             local cluster. Its workers must see ``out`` at the same path; each sets its own
             Numba thread count (``NUMBA_NUM_THREADS``).
         progress: show a tqdm bar of shards done.
         greeks: label each option with the survival estimator's price and its six adjoint
             sensitivities (``GREEK_LABELS``), for differential training; the ``numba`` and
-            ``cupy`` backends have that adjoint.
+            ``cupy`` backends have that adjoint, and ``n_steps`` must be at least ``16 T``
+            (``sigma sqrt(T / n_steps) <= 0.1`` over the domain).
         sobol: draw the options from one scrambled Sobol sequence across the shards instead of
             independent uniforms (best with ``options_per_shard`` a power of two).
         control: price with the control-variate estimator (``helpers.mc.control``), a
             mean standard error about 17 to 19 times smaller at the same paths; prices
-            only, ``numba``.
+            only, ``numba``, ``paths >= 8``.
         region: ``"domain"`` (the article's) or ``"barrier_corner"``: uniform draws from
             ``helpers.core.domain.BARRIER_CORNER`` only, extra options where the barrier is hard
             to learn; not with ``sobol``.
+        restart: delete the dataset ``out`` holds first (``start_over``), whatever its settings.
+        connect_timeout: seconds to wait for ``scheduler`` to answer.
 
     Raises:
-        ValueError: bad sizes or backend, ``out`` already holds a dataset made with other
-            settings, or a shard on disk differs from the SHA-256 its manifest recorded (the
-            message names it; delete it to regenerate it).
+        ValueError: bad settings (see ``dataset_spec``; nothing is written then), ``out``
+            cannot be created, ``out`` already holds finished shards made with other settings
+            (the message names each differing setting and how to start over), or a shard on
+            disk differs from the SHA-256 its manifest recorded (the message names it; delete it
+            to regenerate it).
+        ConnectionError: ``scheduler`` does not answer within ``connect_timeout`` seconds.
     """
     from tqdm.auto import tqdm
 
-    check_count("shards", shards)
-    if shards < 2:
-        raise ValueError(f"shards must be >= 2 (training and validation), got {shards}")
-    if not 1 <= val_shards < shards:
-        raise ValueError(f"val_shards must be in [1, {shards - 1}], got {val_shards}")
-    if backend is not None and backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {list(BACKENDS)} or None, got {backend!r}")
-    gpus = _gpu_count() if scheduler is None else 0
-    spec = {
-        "schema_version": SCHEMA_VERSION,
-        "columns": list(COLUMNS) + list(LABELS) + (list(GREEK_LABELS) if greeks else []),
-        "shards": check_count("shards", shards),
-        "options_per_shard": check_count("options_per_shard", options_per_shard),
-        "paths": check_count("paths", paths),
-        "seed": check_seed(seed),
-        "n_steps": check_count("n_steps", n_steps),
-        "T": float(T),
-        "val_shards": val_shards,
-        "backend": backend or ("cupy" if gpus else "numba"),
-    }
-    if greeks:  # absent otherwise, so that datasets made before the option keep their spec
-        spec["greeks"] = True
-        if spec["backend"] not in ("numba", "cupy"):
-            raise ValueError(f"greeks need backend 'numba' or 'cupy', got {spec['backend']!r}")
-    if sobol:
-        spec["sampling"] = "sobol"
-    if region not in REGIONS:
-        raise ValueError(f"region must be one of {list(REGIONS)}, got {region!r}")
-    if region != "domain":
-        if sobol:
-            raise ValueError(f"region {region!r} draws uniforms: it cannot be used with sobol")
-        spec["region"] = region
-    if control:
-        spec["estimator"] = "control"
-        if greeks or spec["backend"] != "numba":
-            raise ValueError("control variates price only (no greeks), on backend 'numba'")
-    check_count("workers", workers)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from ..core.cli import output_folder
+
+    spec, gpus = _checked_spec(shards, options_per_shard, paths, seed, workers,
+                               val_shards=val_shards, n_steps=n_steps, T=T, backend=backend,
+                               scheduler=scheduler, greeks=greeks, sobol=sobol,
+                               control=control, region=region,
+                               connect_timeout=connect_timeout)  # fmt: skip
+    out = output_folder(out, "the output folder")
+    if restart:
+        start_over(out)
     manifest_path = out / MANIFEST
-    recorded: dict[int, str] = {}
-    if manifest_path.exists():
-        previous = json.loads(manifest_path.read_text())
-        changed = {k: (previous.get("spec", {}).get(k), v) for k, v in spec.items()
-                   if previous.get("spec", {}).get(k) != v}  # fmt: skip
-        if changed:
-            raise ValueError(f"{out} holds a dataset made with other settings: {changed}")
-        recorded = {s["index"]: s["sha256"] for s in previous.get("shards", [])}
+    recorded = _recorded_hashes(out, spec)  # refuses finished shards of other settings
     _remove_temporaries(out)  # what a killed run left: never under a shard's name
     entries = _existing_shards(out, shards, recorded)  # checked before anything is rewritten
-    write_json(manifest_path, _manifest(spec, entries, complete=False))
     missing = [i for i in range(shards) if i not in entries]
     if missing:
-        client = _start_client(workers, scheduler, gpus)
+        client = _start_client(workers, scheduler, gpus, connect_timeout)  # before any write
         try:
+            write_json(manifest_path, _manifest(spec, entries, complete=False))
             n_workers = max(len(client.scheduler_info()["workers"]), 1)
             local_cpus = scheduler is None and not gpus
             threads = max(1, (os.cpu_count() or 1) // n_workers) if local_cpus else 0
@@ -442,65 +729,160 @@ def load_greeks(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.
     return G.astype(np.float32), G_se.astype(np.float32)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: see the module docstring."""
-    parser = argparse.ArgumentParser(
-        prog="python -m helpers.datagen", description=__doc__.split("\n")[0]
+def _parser():
+    """The command line's parser (``main``)."""
+    from ..core.cli import CommandParser, real_number
+    from ..core.cli import whole_number as whole
+    from ..mc.checks import MAX_COUNT
+
+    parser = CommandParser(
+        prog="python -m helpers.datagen",
+        description=__doc__.split("\n")[0] + " Rerunning the same command completes an "
+        "interrupted dataset; --restart starts one over.",
     )
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--shards", type=int, required=True)
-    parser.add_argument("--options-per-shard", type=int, required=True)
-    parser.add_argument("--paths", type=int, required=True, help="Monte Carlo paths per option")
-    parser.add_argument("--seed", type=int, required=True)
     parser.add_argument(
-        "--workers", type=int, default=1, help="CPU worker processes of the local Dask cluster"
+        "--out",
+        required=True,
+        metavar="FOLDER",
+        help="output folder of the shards and manifest.json, created if needed (required)",
     )
-    parser.add_argument("--val-shards", type=int, default=1, help="last shards kept for validation")
-    parser.add_argument("--steps", type=int, default=365, help="time steps per path")
+    parser.add_argument(
+        "--shards",
+        type=whole(2, MAX_COUNT),
+        required=True,
+        metavar="N",
+        help="number of shard files, >= 2 (required)",
+    )
+    parser.add_argument(
+        "--options-per-shard",
+        type=whole(1, MAX_COUNT),
+        required=True,
+        metavar="N",
+        help="options (rows) per shard, in digits (4000000, not 4e6); a "
+        "shard must fit in memory, times the local workers (required)",
+    )
+    parser.add_argument(
+        "--paths",
+        type=whole(1, MAX_COUNT),
+        required=True,
+        metavar="N",
+        help="Monte Carlo paths per option (required)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=whole(0, 2**64 - 1),
+        required=True,
+        metavar="N",
+        help="the dataset's seed, in [0, 2**64) (required)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=whole(1, 1024),
+        default=1,
+        metavar="N",
+        help="CPU worker processes of the local Dask cluster; ignored with GPUs "
+        "(one worker per GPU) and with --scheduler (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--val-shards",
+        type=whole(1, MAX_COUNT),
+        default=1,
+        metavar="N",
+        help="how many of the last shards form the validation split (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=whole(1, MAX_COUNT),
+        default=365,
+        metavar="N",
+        help="time steps per path over the one-year maturity (default: %(default)s, daily)",
+    )
     parser.add_argument(
         "--scheduler",
         default=None,
-        help="address of an existing Dask scheduler (tcp://HOST:8786); its workers must see "
-        "--out at the same path, and each sets its own Numba threads (NUMBA_NUM_THREADS)",
+        metavar="tcp://HOST:PORT",
+        help="address of an existing Dask scheduler to send the shards to; its "
+        "workers must see --out at the same path, and each sets its own Numba "
+        "threads (NUMBA_NUM_THREADS) (default: none, a local cluster)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=real_number(0.0, 3600.0, low_open=True),
+        default=CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help="seconds to wait for --scheduler to answer (default: %(default)g)",
     )
     parser.add_argument(
         "--backend",
         default=None,
         choices=BACKENDS,
-        help="Monte Carlo backend (default: cupy with local GPUs, else numba; with --scheduler "
-        "numba unless --backend cupy is given)",
+        help="Monte Carlo backend (default: cupy when this machine has a GPU, "
+        "else numba; with --scheduler, numba unless --backend cupy is given)",
     )
     parser.add_argument(
         "--greeks",
         action="store_true",
-        help="label each option with its six adjoint sensitivities (survival estimator)",
+        help="label each option with its six adjoint sensitivities (survival "
+        "estimator; needs --steps >= 16) (default: prices only)",
     )
     parser.add_argument(
         "--sobol",
         action="store_true",
-        help="draw the options from a scrambled Sobol sequence instead of uniforms",
+        help="draw the options from a scrambled Sobol sequence (default: independent uniforms)",
     )
     parser.add_argument(
         "--control",
         action="store_true",
-        help="price with control variates (the path average and its square): prices only",
+        help="price with control variates (the path average and its square): "
+        "prices only, numba, --paths >= 8 (default: the plain estimator)",
     )
     parser.add_argument(
         "--region",
         choices=REGIONS,
         default="domain",
         help="draw the options from the whole domain or only its barrier corner "
-        "(helpers.core.domain.BARRIER_CORNER)",
+        "(helpers.core.domain.BARRIER_CORNER) (default: %(default)s)",
     )
-    args = parser.parse_args(argv)
-    try:
-        manifest = generate_dataset(args.out, args.shards, args.options_per_shard, args.paths,
-                                    args.seed, args.workers, val_shards=args.val_shards,
-                                    n_steps=args.steps, backend=args.backend,
-                                    scheduler=args.scheduler, greeks=args.greeks,
-                                    sobol=args.sobol, control=args.control,
-                                    region=args.region)  # fmt: skip
-    except ValueError as err:
-        parser.error(str(err))
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete the dataset --out holds (its shards, manifest and training "
+        "checkpoints; other files stay) and start over (default: complete it, "
+        "and refuse one made with other settings)",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (default: a bar of shards done)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: see the module docstring and ``--help``.
+
+    Exit codes: 0 done (the dataset is complete), 1 the work failed (one line on stderr says
+    why; a rerun of the corrected command is never blocked by it), 2 bad arguments, 130
+    interrupted (the finished shards are kept: the same command completes the dataset).
+    """
+    from ..core.cli import output_folder, reported_failures
+
+    args = _parser().parse_args(argv)
+    settings = dict(shards=args.shards, options_per_shard=args.options_per_shard,
+                    paths=args.paths, seed=args.seed, workers=args.workers,
+                    val_shards=args.val_shards, n_steps=args.steps, backend=args.backend,
+                    scheduler=args.scheduler, greeks=args.greeks, sobol=args.sobol,
+                    control=args.control, region=args.region,
+                    connect_timeout=args.connect_timeout)  # fmt: skip
+    interrupted = (
+        "interrupted: the finished shards are kept; the same command completes the dataset"
+    )
+    with reported_failures(interrupted):
+        dataset_spec(**settings)  # every setting checked before the folder is touched
+        out = output_folder(args.out, "--out")
+        if args.restart:
+            removed = start_over(out)
+            if removed:
+                print(f"--restart: deleted {len(removed)} file(s) of the dataset in {out}: "
+                      + ", ".join(removed), file=sys.stderr)  # fmt: skip
+        manifest = generate_dataset(out, progress=not args.quiet, **settings)
     rows = sum(s["rows"] for s in manifest["shards"])
     print(f"{len(manifest['shards'])} shards, {rows} options, in {args.out}")

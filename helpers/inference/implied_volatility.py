@@ -21,18 +21,42 @@ import numpy as np
 import torch
 
 from ..core.domain import COLUMN_INDEX, DOMAIN_HIGH, DOMAIN_LOW
-from .pricing import as_tensor, check_domain
+from ..core.validate import check_integer, check_real
+from .pricing import as_tensor, check_domain, forward_in_slices, rows_per_slice
 
 SIGMA = COLUMN_INDEX["sigma"]
 
+SMALLEST_TOL = 1e-12
+"""The narrowest final bracket ``tol`` may ask for, in volatility units. Far below it, float64
+cannot split a bracket near 0.4 (its spacing there is 5.6e-17) and the bisection would never
+end; the network itself sees sigma in float32, whose spacing near 0.4 is 3e-8."""
+
+LARGEST_GRID = 100_001
+"""The most volatilities the first scan may take (a step of 4e-6 across [0, 0.4])."""
+
+
+def check_tol(tol: object) -> float:
+    """``tol`` as a float in ``[SMALLEST_TOL, 0.4]`` (volatility units), else ``ValueError``."""
+    return check_real("tol", tol, low=SMALLEST_TOL, high=float(DOMAIN_HIGH[SIGMA]),
+                      unit="volatility units")  # fmt: skip
+
+
+def check_grid(grid: object) -> int:
+    """``grid`` as an int in ``[2, LARGEST_GRID]`` (a scan needs both ends), else
+    ``ValueError``."""
+    return check_integer("grid", grid, low=2, high=LARGEST_GRID)
+
 
 def _prices(model: torch.nn.Module, X: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
-    """Network prices of each option at each of its own sigmas: ``X`` (n, 6), ``sigmas`` (n, m)."""
+    """Network prices of each option at each of its own sigmas: ``X`` (n, 6), ``sigmas`` (n, m).
+    The ``n m`` options go through the model ``helpers.inference.pricing.ROWS_PER_CALL`` at a
+    time, on every device, so memory stays bounded whatever the batch and the grid."""
     n, m = sigmas.shape
     batch = np.repeat(X[:, None, :], m, axis=1)
     batch[:, :, SIGMA] = sigmas
-    with torch.no_grad():
-        return model(as_tensor(batch.reshape(n * m, 6), model)).cpu().numpy().reshape(n, m)
+    x = as_tensor(batch.reshape(n * m, 6), model)
+    prices = forward_in_slices(model, x, rows_per_slice(None, x.device, always=True))
+    return prices.float().cpu().numpy().reshape(n, m)
 
 
 def sigma_scan(
@@ -40,10 +64,20 @@ def sigma_scan(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Network prices of every option over a grid of volatilities across [0, 0.4].
 
+    Args:
+        model: the pricing network.
+        X: array-like of shape ``(n, 6)`` (or one row of 6); its sigma column is ignored.
+        grid: volatilities in the scan, an integer in ``[2, LARGEST_GRID]``.
+        allow_outside: warn instead of raising for inputs outside the training domain.
+
     Returns:
         ``(sigmas, prices)``: shapes ``(grid,)`` and ``(n, grid)``. A row whose prices rise
         strictly along the grid has one implied volatility for each price in its range.
+
+    Raises:
+        ValueError: inputs outside the domain; ``grid`` not an integer in range.
     """
+    grid = check_grid(grid)
     X = check_domain(X, allow_outside).astype(np.float64)
     sigmas = np.linspace(DOMAIN_LOW[SIGMA], DOMAIN_HIGH[SIGMA], grid)
     return sigmas, _prices(model, X, np.broadcast_to(sigmas, (X.shape[0], grid)).copy())
@@ -51,7 +85,10 @@ def sigma_scan(
 
 def _rows_without_sigma(X: object, allow_outside: bool) -> np.ndarray:
     """``X`` as float64 rows of shape ``(n, 6)``, domain-checked, its (ignored) sigma set to 0."""
-    X = np.array(X, dtype=np.float64)
+    try:
+        X = np.array(X, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"X must be a numeric array of shape (n, 6): {err}") from None
     if X.ndim == 1:
         X = X[None, :]
     if X.ndim == 2 and X.shape[1] == 6:
@@ -108,8 +145,10 @@ def implied_vol(
         model: the pricing network.
         X: array-like of shape ``(n, 6)`` (or one row); its sigma column is ignored.
         price: the ``n`` quotes (a scalar for one option), currency units.
-        tol: width of the final bracket, in volatility units.
-        grid: volatilities in the first, batched scan of [0, 0.4].
+        tol: width of the final bracket, in volatility units: a number in
+            ``[SMALLEST_TOL, 0.4]``.
+        grid: volatilities in the first, batched scan of [0, 0.4]: an integer in
+            ``[2, LARGEST_GRID]``.
         allow_outside: warn instead of raising for inputs outside the training domain.
         unattainable: ``"raise"`` a ``ValueError`` for a quote outside the attainable prices,
             or answer ``"nan"`` for it and solve the others (the pricing service does, so
@@ -122,18 +161,24 @@ def implied_vol(
     Raises:
         ValueError: inputs outside the domain; a quote count that does not match ``X``; a quote
             outside the prices attainable over [0, 0.4] (the message names the quote and the range)
-            unless ``unattainable="nan"``; an unknown ``unattainable``.
+            unless ``unattainable="nan"``; an unknown ``unattainable``; ``tol`` or ``grid``
+            outside its range, NaN, or of the wrong type (``helpers.core.validate``).
     """
+    tol, grid = check_tol(tol), check_grid(grid)
     if unattainable not in ("raise", "nan"):
         raise ValueError(f"unattainable must be 'raise' or 'nan', got {unattainable!r}")
     X = _rows_without_sigma(X, allow_outside)
-    quotes = np.atleast_1d(np.asarray(price, dtype=np.float64))
+    try:
+        quotes = np.atleast_1d(np.asarray(price, dtype=np.float64))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"price must be numbers, one quote per row of X: {err}") from None
     if quotes.shape != (X.shape[0],):
         raise ValueError(
             f"price must hold one quote per row of X ({X.shape[0]}), got {quotes.shape}"
         )
     if not np.isfinite(quotes).all():
-        raise ValueError("price must be finite")
+        i = int(np.flatnonzero(~np.isfinite(quotes))[0])
+        raise ValueError(f"price[{i}] is {quotes[i]}: every quote must be finite")
     lo_sigma, hi_sigma = DOMAIN_LOW[SIGMA], DOMAIN_HIGH[SIGMA]
     n, rows = X.shape[0], np.arange(X.shape[0])
     sigmas = np.broadcast_to(np.linspace(lo_sigma, hi_sigma, grid), (n, grid)).copy()
@@ -202,14 +247,16 @@ def article_bisection(
         model: the pricing network.
         x: one option's six inputs; its sigma is ignored.
         quote: the price to match, currency units.
-        tol: width of the final bracket, in volatility units.
+        tol: width of the final bracket, in volatility units, in ``[SMALLEST_TOL, 0.4]``.
         allow_outside: warn instead of raising for inputs outside the training domain.
 
     Raises:
         ValueError: an input outside the training domain (see
-        ``helpers.inference.pricing.check_domain``),
-            more than one option, or a quote not between the prices at sigma = 0 and 0.4.
+            ``helpers.inference.pricing.check_domain``), more than one option, a quote not between
+            the prices at sigma = 0 and 0.4, or ``tol`` outside its range.
     """
+    tol = check_tol(tol)
+    quote = check_real("quote", quote)
     row = _rows_without_sigma(x, allow_outside)
     if row.shape[0] != 1:
         raise ValueError(f"x must be one option (6 inputs), got {row.shape[0]} rows")

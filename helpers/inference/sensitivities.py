@@ -26,7 +26,7 @@ from torch.func import hessian, jacrev, vmap
 
 from ..core.domain import COLUMN_INDEX
 from .export import refuse_quantized_greeks
-from .pricing import as_tensor, check_domain
+from .pricing import as_tensor, check_domain, rows_per_slice
 
 FIRST_ORDER = {
     "dP/dK": "K",
@@ -43,59 +43,113 @@ def _scalar_price(model: torch.nn.Module):
     return lambda x: model(x.unsqueeze(0)).squeeze(0)
 
 
-def gradients(model: torch.nn.Module, X: object, *, allow_outside: bool = False) -> np.ndarray:
+def _in_slices(function, x: torch.Tensor, rows_per_call: object) -> list:
+    """``function`` of each slice of ``x`` of ``rows_per_slice(rows_per_call, ...,
+    always=True)`` options, in order: the autograd graph of one slice at a time."""
+    rows = rows_per_slice(rows_per_call, x.device, always=True)
+    return [function(part) for part in x.split(rows)] if len(x) else [function(x)]
+
+
+def gradients(
+    model: torch.nn.Module, X: object, *, allow_outside: bool = False,
+    rows_per_call: int | None = None,
+) -> np.ndarray:  # fmt: skip
     """First derivatives of the price in all six inputs.
+
+    Args:
+        model, X, allow_outside: as for ``greeks``.
+        rows_per_call: options per ``vmap`` call (default
+            ``helpers.inference.pricing.ROWS_PER_CALL``), an integer ``>= 1``.
 
     Returns:
         Array of shape ``(n, 6)``: column ``j`` is ``dP / dX[:, j]``.
 
     Raises:
         ValueError: inputs outside the training domain (see
-        ``helpers.inference.pricing.check_domain``),
-            or a quantized model (``helpers.inference.export.refuse_quantized_greeks``).
+            ``helpers.inference.pricing.check_domain``), a quantized model
+            (``helpers.inference.export.refuse_quantized_greeks``), ``rows_per_call`` not an
+            integer ``>= 1``.
     """
     refuse_quantized_greeks(model)  # a quantized price is piecewise constant: no Greeks
     x = as_tensor(check_domain(X, allow_outside), model)
-    return vmap(jacrev(_scalar_price(model)))(x).detach().cpu().numpy()
+    parts = _in_slices(lambda part: vmap(jacrev(_scalar_price(model)))(part).detach(), x,
+                       rows_per_call)  # fmt: skip
+    return torch.cat(parts).cpu().numpy()
 
 
-def hessians(model: torch.nn.Module, X: object, *, allow_outside: bool = False) -> np.ndarray:
+def hessians(
+    model: torch.nn.Module, X: object, *, allow_outside: bool = False,
+    rows_per_call: int | None = None,
+) -> np.ndarray:  # fmt: skip
     """Second derivatives of the price: the 6 x 6 Hessian of every option.
+
+    Args:
+        model, X, allow_outside: as for ``greeks``.
+        rows_per_call: options per ``vmap`` call (default
+            ``helpers.inference.pricing.ROWS_PER_CALL``), an integer ``>= 1``.
 
     Returns:
         Array of shape ``(n, 6, 6)``, symmetric in its last two axes.
+
+    Raises:
+        ValueError: as ``gradients``.
     """
     refuse_quantized_greeks(model)  # a quantized price is piecewise constant: no Greeks
     x = as_tensor(check_domain(X, allow_outside), model)
-    return vmap(hessian(_scalar_price(model)))(x).detach().cpu().numpy()
+    parts = _in_slices(lambda part: vmap(hessian(_scalar_price(model)))(part).detach(), x,
+                       rows_per_call)  # fmt: skip
+    return torch.cat(parts).cpu().numpy()
 
 
-def greeks(
-    model: torch.nn.Module, X: object, *, allow_outside: bool = False
-) -> dict[str, np.ndarray]:
-    """Price, every first derivative and gamma of a batch, by name.
-
-    Example:
-        >>> g = greeks(model, [ARTICLE_NETWORK_EXAMPLE])  # doctest: +SKIP
-        >>> g["delta"], g["gamma"]  # doctest: +SKIP
-
-    Returns:
-        ``{"price", "dP/dK", "dP/dB", "delta", "vega", "dP/dmu", "rho", "gamma"}``, each of
-        shape ``(n,)``; ``rho`` is ``dP/dr`` at fixed ``mu`` (a desk's rho is
-        ``g["dP/dmu"] + g["rho"]``).
-    """
-    refuse_quantized_greeks(model)
-    X = check_domain(X, allow_outside)
-    x = as_tensor(X, model).detach().requires_grad_(True)
+def _greeks_of_slice(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Price, the six first derivatives and gamma of the options ``x``: shape ``(n, 8)``."""
+    x = x.detach().requires_grad_(True)
     s0 = COLUMN_INDEX["S0"]
     with torch.enable_grad():  # rows are independent: d(sum of prices)/dx is each row's gradient
         price = model(x)
         (grads,) = torch.autograd.grad(price.sum(), x, create_graph=True)
         (second,) = torch.autograd.grad(grads[:, s0].sum(), x)
-    out = {"price": price.detach().cpu().numpy()}
+    return torch.cat([price.detach()[:, None], grads.detach(), second[:, s0, None]], dim=1)
+
+
+def greeks(
+    model: torch.nn.Module, X: object, *, allow_outside: bool = False,
+    rows_per_call: int | None = None,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Price, every first derivative and gamma of a batch, by name.
+
+    A large batch goes through the model ``rows_per_call`` options at a time (each slice's
+    autograd graph is freed before the next is built), so memory stays bounded whatever the
+    batch: the answer is the same.
+
+    Example:
+        >>> g = greeks(model, [ARTICLE_NETWORK_EXAMPLE])  # doctest: +SKIP
+        >>> g["delta"], g["gamma"]  # doctest: +SKIP
+
+    Args:
+        model: the pricing network (not quantized).
+        X: array-like of shape ``(n, 6)`` (or one row of 6), columns
+            ``helpers.core.domain.COLUMNS``.
+        allow_outside: warn instead of raising for inputs outside the training domain.
+        rows_per_call: options per backward pass, an integer ``>= 1`` (default
+            ``helpers.inference.pricing.ROWS_PER_CALL``, on every device: about 0.5 GB).
+
+    Returns:
+        ``{"price", "dP/dK", "dP/dB", "delta", "vega", "dP/dmu", "rho", "gamma"}``, each of
+        shape ``(n,)``; ``rho`` is ``dP/dr`` at fixed ``mu`` (a desk's rho is
+        ``g["dP/dmu"] + g["rho"]``).
+
+    Raises:
+        ValueError: as ``gradients``.
+    """
+    refuse_quantized_greeks(model)
+    x = as_tensor(check_domain(X, allow_outside), model)
+    table = torch.cat(_in_slices(lambda part: _greeks_of_slice(model, part), x, rows_per_call))
+    columns = np.ascontiguousarray(table.cpu().numpy().T)  # (8, n): each row one quantity
+    out = {"price": columns[0]}
     for name, column in FIRST_ORDER.items():
-        out[name] = grads[:, COLUMN_INDEX[column]].detach().cpu().numpy()
-    out["gamma"] = second[:, s0].cpu().numpy()
+        out[name] = columns[1 + COLUMN_INDEX[column]]
+    out["gamma"] = columns[7]
     return out
 
 

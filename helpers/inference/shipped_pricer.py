@@ -387,7 +387,7 @@ def accuracy_table(records: Mapping[str, Mapping]) -> Markdown:
         rows.append([name, e["test_mae"], e["mae_priced_above"], e["test_max_error"],
                      *(f"{g:+.4f}" for g in gaps)])  # fmt: skip
     targets = [f"± {t}" for t in (ARTICLE_TARGET, *GREEK_TARGETS.values())]
-    rows.append(["target", ACCURATE_MAE, ACCURATE_MAE_ABOVE, math.nan, *targets])
+    rows.append(["target", ACCURATE_MAE, ACCURATE_MAE_ABOVE, None, *targets])
     columns = ["pricer", "test MAE", "MAE, price >= 1", "max error",
                *(f"{q} gap" for q in ("price", *GREEK_TARGETS))]  # fmt: skip
     formats = {"test MAE": "{:.4f}", "MAE, price >= 1": "{:.4f}", "max error": "{:.3f}"}

@@ -7,7 +7,25 @@ Carlo and its gradient (``price_basket``), ``checks`` the checks against QuantLi
 ``timing`` the benchmark, ``tables`` Chapter 11's tables.
 """
 
-from .basket import BasketResult, price_basket
-from .market import Market, check_market, load_market
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "BasketResult": "basket",
+    "price_basket": "basket",
+    "Market": "market",
+    "check_market": "market",
+    "load_market": "market",
+}
+
+
+def __getattr__(name: str):
+    """The package's names, imported on first use: ``python -m helpers.localvol.market`` then
+    runs ``market`` once, as ``__main__``, without runpy's warning that it was imported first."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["BasketResult", "Market", "check_market", "load_market", "price_basket"]

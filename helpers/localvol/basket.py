@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from ..core.validate import check_device, check_integer
+from ..mc.checks import MAX_COUNT, check_seed
 from .adjoint import MonteCarloStage, step_normals
 from .dupire import LocalVolTable, local_vol_table
 from .market import ARRAY_FIELDS, SCALAR_FIELDS, Market, check_market
@@ -103,6 +105,15 @@ def _as_tensors(market: Market, device, requires_grad: bool) -> dict[str, torch.
     return {name: torch.tensor(np.asarray(getattr(market, name)), dtype=torch.float64,
                                device=device, requires_grad=requires_grad)
             for name in ARRAY_FIELDS + SCALAR_FIELDS}  # fmt: skip
+
+
+def _device_type(device: object) -> str | None:
+    """The device's type (``"cpu"``, ``"cuda"``), or None for what is not a device (refused
+    next, by ``check_device``)."""
+    try:
+        return torch.device(device).type  # type: ignore[arg-type]
+    except (RuntimeError, TypeError, ValueError):
+        return None
 
 
 ENGINES = ("adjoint", "torch")
@@ -202,30 +213,35 @@ def price_basket(
 
     Args:
         market: the market (``load_market()``); checked first.
-        n_paths: Monte Carlo paths, ``>= 2``.
-        n_steps: Euler steps to expiry, ``>= 1``.
-        seed: seeds every block's normals.
+        n_paths: Monte Carlo paths, an integer ``>= 2``.
+        n_steps: Euler steps to expiry, an integer ``>= 1``.
+        seed: seeds every block's normals: an integer in ``[0, 2**64)``, as
+            ``helpers.mc.price_options``' seed.
         gradient: also run the reverse sweep.
         engine: ``"adjoint"`` (the hand adjoint of the Monte Carlo stage, CPU) or
             ``"torch"`` (autograd through checkpointed blocks; any device).
-        device: where the tensors live (``"cuda"`` on a GPU, with ``engine="torch"``).
-        block_steps: Euler steps per checkpointed block.
+        device: where the tensors live (``"cuda"`` on a GPU, with ``engine="torch"``); checked
+            against the machine (``helpers.core.validate.check_device``).
+        block_steps: Euler steps per checkpointed block, an integer ``>= 1``.
 
     Returns:
         A ``BasketResult``; its ``gradient`` is a ``Market`` of the same shapes.
 
     Raises:
-        ValueError: a market ``check_market`` refuses, bad sizes, an unknown engine.
+        ValueError: a market ``check_market`` refuses, bad sizes or seed (not integers, or out of
+            range), an unknown engine, the adjoint engine off the CPU, a device this machine
+            does not have (``"cuda"`` without a CUDA GPU).
     """
     market = check_market(market)
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: choose one of {list(ENGINES)}")
-    if engine == "adjoint" and torch.device(device).type != "cpu":
+    if engine == "adjoint" and _device_type(device) not in ("cpu", None):
         raise ValueError("engine='adjoint' runs on the CPU: use engine='torch' on a GPU")
-    for name, value, low in (("n_paths", n_paths, 2), ("n_steps", n_steps, 1),
-                             ("block_steps", block_steps, 1)):  # fmt: skip
-        if int(value) != value or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    device = check_device(device)
+    n_paths = check_integer("n_paths", n_paths, low=2, high=MAX_COUNT)
+    n_steps = check_integer("n_steps", n_steps, low=1, high=MAX_COUNT)
+    block_steps = check_integer("block_steps", block_steps, low=1, high=MAX_COUNT)
+    seed = check_seed(seed)
     inputs = _as_tensors(market, device, requires_grad=gradient)
     start = time.perf_counter()
     with torch.set_grad_enabled(gradient):

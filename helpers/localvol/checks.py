@@ -121,7 +121,8 @@ def finite_difference_check(market: Market, gradient: Market, n_paths: int, n_st
 
     Returns:
         Rows ``[field, position, adjoint, finite difference, standard error, z]``; the
-        standard error is that of the per-path differences.
+        standard error is that of the per-path differences; a ``z`` under 0.005 in size is
+        0.0 (so that a table never shows "-0.00").
     """
     rows = []
     for name, where, h in bumps:
@@ -131,6 +132,7 @@ def finite_difference_check(market: Market, gradient: Market, n_paths: int, n_st
         se = per_path.std(ddof=1) / np.sqrt(n_paths)
         adjoint = float(np.asarray(getattr(gradient, name))[where])
         z = (adjoint - per_path.mean()) / se if se > 0 else 0.0
+        z = 0.0 if abs(z) < 0.005 else float(z)  # never "-0.00" in a table
         rows.append([name, str(where), adjoint, per_path.mean(), se, z])
     return rows
 

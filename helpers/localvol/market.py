@@ -33,7 +33,6 @@ References:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import warnings
@@ -363,10 +362,26 @@ def write_market(out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m helpers.localvol.market",
-                                     description=__doc__.split("\n")[0])  # fmt: skip
-    parser.add_argument("--out", type=Path, default=Path("data"))
-    print(write_market(parser.parse_args(argv).out))
+    """Command line: writes ``fx_market.json`` into ``--out``. Exit codes: 0 done, 1 the folder
+    cannot be written (one line on stderr says why), 2 bad arguments."""
+    from ..core.cli import CommandParser, output_folder, reported_failures
+    from ..core.config import DATA_DIR
+
+    parser = CommandParser(
+        prog="python -m helpers.localvol.market",
+        description=__doc__.split("\n")[0] + " Writes the synthetic market to fx_market.json.",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DATA_DIR,
+        metavar="FOLDER",
+        help="folder fx_market.json is written to, created if needed (default: the "
+        f"repository's data/ folder, {DATA_DIR}, wherever the command is run from)",
+    )
+    args = parser.parse_args(argv)
+    with reported_failures():
+        print(write_market(output_folder(args.out, "--out")))
 
 
 if __name__ == "__main__":

@@ -133,11 +133,15 @@ def price_options(
     Args:
         X: array-like of shape ``(n, 6)``, columns ``[K, B, S0, sigma, mu, r]``
             (``helpers.core.domain.COLUMNS``): strike, barrier and spot in currency units,
-            annualised volatility, annualised drift, continuously compounded rate.
-        n_paths: paths per option, ``>= 1``.
-        n_steps: time steps (and averaging dates) per path, ``>= 1``; 365 is daily over a year.
-        T: maturity in years, ``> 0``.
+            annualised volatility, annualised drift, continuously compounded rate. One option
+            may be given as a row of 6 (a batch of one, as the network pricers take it).
+        n_paths: paths per option, an integer in ``[1, 2**32)``.
+        n_steps: time steps (and averaging dates) per path, an integer in ``[1, 2**32)``; 365
+            is daily over a year.
+        T: maturity in years, finite and ``> 0``.
         seed: integer in ``[0, 2**64)``. The same seed and backend give the same numbers.
+            The sizes, the seed, ``T`` and ``width`` go through ``helpers.core.validate``: a
+            bool, a string or a float where an integer belongs is refused, not converted.
         backend: ``"auto"`` (``"cupy"`` when a CUDA GPU is usable, else ``"numba"``) or one of
             ``BACKENDS``.
         greeks: also return the derivatives of each price with respect to the six inputs, and
@@ -161,9 +165,10 @@ def price_options(
         ``sigma``, ``mu``, ``r`` (dP/d column) and ``gamma`` (d2P/dS0^2).
 
     Raises:
-        ValueError: ``X`` is not of shape ``(n, 6)``, holds NaN or inf, or a negative K, B, S0 or
-            sigma (the message names the row and column); ``n_paths`` or ``n_steps`` < 1;
-            ``T <= 0``; an unknown backend; a GPU backend without a usable GPU; the
+        ValueError: ``X`` is not of shape ``(n, 6)`` (or one row of 6), holds NaN or inf, or a
+            negative K, B, S0 or sigma (the message names the row and column); ``n_paths`` or
+            ``n_steps`` not an integer in range; a seed not an integer in ``[0, 2**64)``; ``T``
+            not finite and ``> 0``; an unknown backend; a GPU backend without a usable GPU; the
             ``cupy-article`` normals buffer does not fit in GPU memory; inputs so extreme
             (``mu T``, ``sigma sqrt(T)`` or ``-r T`` far beyond any market's) that a path
             overflowed the floating-point range, so that no finite price exists to return;

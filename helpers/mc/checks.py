@@ -2,50 +2,44 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from ..core.domain import COLUMNS
+from ..core.validate import check_integer, check_real
 
 MAX_COUNT = 2**32 - 1
 """Largest number of options, paths or steps: each is a 32-bit word of the Philox counter."""
 
 
+MAX_SEED = 2**64 - 1
+"""Largest seed: the Philox key is two 32-bit words."""
+
+
 def check_count(name: str, value: object, maximum: int = MAX_COUNT) -> int:
-    """Returns ``value`` as an int if it is an integer in ``[1, maximum]``; else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not 1 <= value <= maximum:
-        raise ValueError(f"{name} must be in [1, {maximum}], got {value}")
-    return int(value)
+    """Returns ``value`` as an int if it is an integer in ``[1, maximum]``; else ValueError
+    (``helpers.core.validate.check_integer``)."""
+    return check_integer(name, value, low=1, high=maximum)
 
 
 def check_seed(seed: object) -> int:
-    """Returns the seed as an int in ``[0, 2**64)``, else raises ValueError."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    return int(seed)
+    """Returns the seed as an int in ``[0, 2**64)``, else raises ValueError
+    (``helpers.core.validate.check_integer``)."""
+    return check_integer("seed", seed, low=0, high=MAX_SEED)
 
 
 def check_maturity(T: object) -> float:
-    """Returns ``T`` (years) as a float if it is finite and positive, else raises ValueError."""
-    try:
-        value = float(T)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"T must be a number of years, got {T!r}") from None
-    if not np.isfinite(value) or value <= 0.0:
-        raise ValueError(f"T must be finite and > 0 (years), got {T!r}")
-    return value
+    """Returns ``T`` (years) as a float if it is finite and positive, else raises ValueError
+    (``helpers.core.validate.check_real``)."""
+    return check_real("T", T, low=0.0, low_open=True, unit="years")
 
 
 _NON_NEGATIVE = ("K", "B", "S0", "sigma")
 
 
 def check_options(X: object) -> np.ndarray:
-    """Returns the option batch as a C-contiguous float64 array of shape ``(n, 6)``.
+    """Returns the option batch as a C-contiguous float64 array of shape ``(n, 6)``; one option
+    given as a row of 6 is a batch of one, as the network pricers take it
+    (``helpers.inference.pricing.check_domain``).
 
     Raises:
         ValueError: the shape is not ``(n, 6)``; an entry is NaN or infinite; K, B, S0 or sigma is
@@ -55,9 +49,12 @@ def check_options(X: object) -> np.ndarray:
         arr = np.array(X, dtype=np.float64)  # copy: the caller's array is never touched
     except (TypeError, ValueError) as err:
         raise ValueError(f"X must be a numeric array of shape (n, 6): {err}") from None
+    if arr.ndim == 1 and arr.shape[0] == len(COLUMNS):
+        arr = arr[None, :]  # one option
     if arr.ndim != 2 or arr.shape[1] != len(COLUMNS):
         raise ValueError(
-            f"X must have shape (n, 6) with columns {list(COLUMNS)}, got shape {arr.shape}"
+            f"X must have shape (n, 6) with columns {list(COLUMNS)} (or be one row of 6),"
+            f" got shape {arr.shape}"
         )
     if arr.shape[0] > MAX_COUNT:
         raise ValueError(f"X has {arr.shape[0]} rows, more than {MAX_COUNT}")
@@ -116,13 +113,7 @@ def check_width(width: object, default: float) -> float:
     """
     if width is None:
         return default
-    try:
-        value = float(width)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"width must be a number > 0, got {width!r}") from None
-    if not np.isfinite(value) or value <= 0.0:
-        raise ValueError(f"width must be finite and > 0 (a fraction of B), got {width!r}")
-    return value
+    return check_real("width", width, low=0.0, low_open=True, unit="a fraction of B")
 
 
 def check_step_volatility(options: np.ndarray, T: float, n_steps: int, maximum: float) -> None:

@@ -32,6 +32,14 @@ MATURITY = 1.0
 N_STEPS = 365
 """Euler steps per path, daily over the year (``helpers.mc.price_options``' default)."""
 
+VARIANCE_FLOOR = 1e-14
+"""Floor of the lognormal's variance ``v`` in ``levy_price``: at ``sigma = 0`` it is zero up to
+rounding, and Black's formula divides by its square root."""
+
+LOG_MONEYNESS_LIMIT = 1e3
+"""``log(m1 / K)`` in ``levy_price`` where ``m1`` (``S0 = 0``) or ``K`` is zero: its limit,
+infinite, as a finite number that takes ``N(d1)`` and ``N(d2)`` to exactly 0 or 1."""
+
 SERIES_TERMS = 28
 """Terms of each power series; the last one is below 1e-17 of the sum for ``N |x| <= 2``."""
 
@@ -58,6 +66,37 @@ def _series(n_steps: int, dtype: torch.dtype, device: torch.device):
     return tuple(torch.as_tensor(c, dtype=dtype, device=device) for c in (P, Q, k))
 
 
+def _powers(a: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``a[..., None] ** k`` for the integer powers ``k = 0, 1, 2, ...``, whose first and
+    second derivatives stay finite at ``a = 0`` (``mu = 0``; ``sigma = mu = 0`` for ``b``).
+
+    Autograd differentiates ``a ** k`` twice into ``k (k - 1) a^(k - 2)``, which at ``a = 0``
+    is ``0 * inf`` for ``k = 0`` and ``k = 1``: a NaN gamma at zero drift. Those two powers are
+    written as ``1`` and ``a``, the same numbers bit for bit, with the right derivatives.
+    """
+    a = a[..., None]
+    return torch.cat([torch.ones_like(a), a, a ** k[2:]], dim=-1)
+
+
+def _moment_factors(
+    sigma: torch.Tensor, mu: torch.Tensor, T: float, n_steps: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``N E[A] / S0`` and ``N^2 E[A^2] / S0^2``: the moments' sums without the spot, positive
+    everywhere.
+
+    The step ``dt`` enters as a tensor of ``sigma``'s dtype, not as a Python number:
+    ``torch.onnx`` writes a Python number as a float32 constant, which would round it."""
+    P, Q, k = _series(n_steps, sigma.dtype, sigma.device)
+    dt = torch.as_tensor(T / n_steps, dtype=sigma.dtype, device=sigma.device)
+    a = torch.log1p(mu * dt)
+    b = torch.log((1 + mu * dt) ** 2 + sigma**2 * dt)
+    a_powers, b_powers = _powers(a, k), _powers(b, k)
+    sum_q = a_powers @ P  # sum over i of q^i
+    sum_g = b_powers @ P  # sum over i of g^i
+    cross = ((b_powers @ Q) * a_powers).sum(-1)  # sum over i < j of g^i q^(j - i)
+    return sum_q, sum_g + 2 * cross
+
+
 def average_moments(
     S0: torch.Tensor, sigma: torch.Tensor, mu: torch.Tensor,
     T: float = MATURITY, n_steps: int = N_STEPS,
@@ -72,17 +111,8 @@ def average_moments(
     Returns:
         ``(m1, m2)``, each of shape ``(...)``, in currency and currency squared.
     """
-    P, Q, k = _series(n_steps, S0.dtype, S0.device)
-    dt = T / n_steps
-    a = torch.log1p(mu * dt)
-    b = torch.log((1 + mu * dt) ** 2 + sigma**2 * dt)
-    a_powers, b_powers = a[..., None] ** k, b[..., None] ** k
-    sum_q = a_powers @ P  # sum over i of q^i
-    sum_g = b_powers @ P  # sum over i of g^i
-    cross = ((b_powers @ Q) * a_powers).sum(-1)  # sum over i < j of g^i q^(j - i)
-    m1 = S0 * sum_q / n_steps
-    m2 = S0**2 * (sum_g + 2 * cross) / n_steps**2
-    return m1, m2
+    sum_q, sum_squares = _moment_factors(sigma, mu, T, n_steps)
+    return S0 * sum_q / n_steps, S0**2 * sum_squares / n_steps**2
 
 
 def levy_price(x: torch.Tensor, T: float = MATURITY, n_steps: int = N_STEPS, *,
@@ -96,6 +126,14 @@ def levy_price(x: torch.Tensor, T: float = MATURITY, n_steps: int = N_STEPS, *,
     Computed in float64 and returned in ``x``'s dtype; ``cdf_dtype=torch.float32`` evaluates
     only the two normal CDFs in float32 (ONNX Runtime has no float64 ``Erf``; the price then
     moves by at most ``(m1 + K)`` times float32's rounding of ``N``, about ``6e-8``).
+
+    The edges of the domain are limits, taken explicitly: at ``S0 = 0`` the average is 0 and so
+    is the price (and every derivative); at ``K = 0`` the price is ``exp(-r T) m1``; at
+    ``sigma = 0`` the variance ``v`` is floored at ``VARIANCE_FLOOR``; at ``mu = 0`` the powers
+    of the series keep finite second derivatives (``_powers``). Every constant that float32
+    would round (``dt``, ``T``, the variance's floor) is a float64 tensor: ``torch.onnx`` writes
+    a Python number as a float32 constant, which once turned a clamp to the smallest float64
+    into a clamp to 0 and the exported price at ``S0 = 0`` into ``0 / 0``.
 
     Example:
         >>> x = torch.tensor([[0.0, 0.0, 100.0, 0.2, 0.0, 0.0]])
@@ -112,11 +150,24 @@ def levy_price(x: torch.Tensor, T: float = MATURITY, n_steps: int = N_STEPS, *,
     """
     z = x.double()
     K, S0, sigma, mu, r = z[..., 0], z[..., 2], z[..., 3], z[..., 4], z[..., 5]
-    m1, m2 = average_moments(S0, sigma, mu, T, n_steps)
-    tiny = torch.finfo(z.dtype).tiny
-    v = torch.log(m2.clamp_min(tiny) / (m1**2).clamp_min(tiny)).clamp_min(1e-14)
+    sum_q, sum_squares = _moment_factors(sigma, mu, T, n_steps)
+    m1 = S0 * sum_q / n_steps
+    floor = torch.as_tensor(VARIANCE_FLOOR, dtype=z.dtype, device=z.device)
+    v = torch.maximum(torch.log(sum_squares / sum_q**2), floor)  # m2 / m1^2, S0 cancelled
     width = v.sqrt()
-    d1 = (torch.log(m1.clamp_min(tiny)) - torch.log(K.clamp_min(tiny)) + v / 2) / width
+    # log(m1 / K) where both are positive; at S0 = 0 (m1 = 0) or K = 0 its limit, -inf or
+    # +inf, stands as -/+ LOG_MONEYNESS_LIMIT, so that N(d1) and N(d2) are exactly 0 or 1 and
+    # nothing divides zero by zero (the price is then 0, or exp(-r T) m1 at K = 0). A
+    # torch.where, not a clamp to the smallest float: torch.onnx writes a clamp's bound as
+    # float32, where that float64 number is 0.
+    both = (m1 > 0) & (K > 0)
+    one = torch.ones_like(m1)
+    limit = torch.where(m1 > 0, one, -one) * LOG_MONEYNESS_LIMIT
+    log_moneyness = torch.where(
+        both, torch.log(torch.where(both, m1, one)) - torch.log(torch.where(both, K, one)), limit
+    )
+    d1 = (log_moneyness + v / 2) / width
     n1 = torch.special.ndtr(d1.to(cdf_dtype)).double()
     n2 = torch.special.ndtr((d1 - width).to(cdf_dtype)).double()
-    return (torch.exp(-r * T) * (m1 * n1 - K * n2)).to(x.dtype)
+    discount = torch.exp(-r * torch.as_tensor(T, dtype=z.dtype, device=z.device))
+    return (discount * (m1 * n1 - K * n2)).to(x.dtype)

@@ -49,8 +49,9 @@ FULL_SIZE_SETTING = "network alone, full size"
 
 
 def labels_table(labels: LabelledOptions) -> Markdown:
-    """One row per option: its strike, barrier and spot, its price label and its six
-    derivative labels (dP/dK, dP/dB, dP/dS0, dP/dsigma, dP/dmu, dP/dr).
+    """One row per option: its strike, barrier and spot in one column, its price label and
+    four of its six derivative labels (dP/dK, dP/dB, dP/dS0, dP/dsigma; the drift's and the
+    rate's are left out so that the table fits a page's width).
 
     Args:
         labels: options with derivative labels (``differential.label_options``).
@@ -60,10 +61,14 @@ def labels_table(labels: LabelledOptions) -> Markdown:
     """
     if labels.greeks is None:
         raise ValueError("labels.greeks is None: label the options with their derivatives")
-    headers = ["K", "B", "S0", "price", *(f"dP/d{c}" for c in COLUMNS)]
-    rows = [[*x[:3], p, *g] for x, p, g in zip(labels.X, labels.price, labels.greeks, strict=True)]
-    formats = {h: "{:.1f}" for h in headers[:3]} | {h: "{:.4f}" for h in headers[3:]}
-    return report.table(rows, headers, formats)
+    shown = ("K", "B", "S0", "sigma")
+    headers = ["K / B / S0", "price", *(f"dP/d{c}" for c in shown)]
+    where = [COLUMNS.index(c) for c in shown]
+    rows = [
+        [f"{x[0]:.1f} / {x[1]:.1f} / {x[2]:.1f}", p, *(g[i] for i in where)]
+        for x, p, g in zip(labels.X, labels.price, labels.greeks, strict=True)
+    ]
+    return report.table(rows, headers, {h: "{:.4f}" for h in headers[1:]})
 
 
 def read_results(path: Path | str) -> list[dict]:

@@ -17,7 +17,7 @@ from IPython.display import Markdown
 from torch import nn
 
 from ..core import report
-from ..core.machine import describe_machine
+from ..core.machine import machine_line
 from . import trainer
 
 ARTICLE_STEP_MS = {"float32": 12.0, "mixed": 8.0}
@@ -128,7 +128,9 @@ def precision_table(
     warmup: int,
 ) -> Markdown:
     """Chapter 4's "What we measured": this run's full and mixed precision steps beside the
-    article's (``ARTICLE_STEP_MS``, on its V100), machine named on both sides.
+    article's (``ARTICLE_STEP_MS``, on its V100), machine named on both sides: this run's
+    in full (``helpers.core.machine.machine_line``: CPU, cores, vector and matrix
+    instructions, GPU).
 
     Args:
         full, mixed: the ``"float32"`` and ``"mixed"`` runs of ``trainer.compare_precisions``.
@@ -141,11 +143,7 @@ def precision_table(
         ``"article"``.
     """
     device = torch.device(device)
-    machine = describe_machine()
-    if device.type == "cuda":
-        where = machine["gpu"]
-    else:
-        where = f"{machine['cpu']}, {machine['cores']} cores"
+    where = machine_line()  # its vector instructions say whether bfloat16 can pay on a CPU
     half = str(trainer.autocast_dtype(device)).replace("torch.", "")
     full_ms, mixed_ms = 1000 * full.timer.value(), 1000 * mixed.timer.value()
     article_full, article_mixed = ARTICLE_STEP_MS["float32"], ARTICLE_STEP_MS["mixed"]

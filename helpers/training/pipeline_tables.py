@@ -38,7 +38,7 @@ def prefetch_table(timed: Sequence[Mapping[str, float]]) -> Markdown:
 def sweep_rows(result: SweepResult) -> list[list[object]]:
     """One row per trial, in the sweep's order (best validation MAE first, failures last):
     width, activation, learning rate, validation MAE (currency units; ``nan`` for a failed
-    trial) and the error of a failed trial (empty otherwise)."""
+    trial, shown as a dash) and the error of a failed trial (empty otherwise)."""
     return [
         [
             r["hidden"],

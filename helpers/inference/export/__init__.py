@@ -56,12 +56,14 @@ from .comparison import (
     GOAL_MAE_CHANGE,
     GOAL_SPEEDUP,
     Candidate,
+    batch_of,
     candidates,
     compare,
     device_candidates,
     fastest_accurate,
     finite_difference_delta,
     options_per_second,
+    signed_percent,
     spot_ladder,
     verdicts,
 )
@@ -125,5 +127,7 @@ __all__ = [
     "sidecar_path",
     "spot_ladder",
     "state_sha256",
+    "signed_percent",
+    "batch_of",
     "verdicts",
 ]

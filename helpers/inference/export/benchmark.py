@@ -15,7 +15,14 @@ from ...core.machine import int8_dot_product
 from ...data.test_set import load_test_set
 from ...networks.loading import load_pretrained
 from ..pricing import price
-from .comparison import GOAL_MAE_CHANGE, GOAL_SPEEDUP, candidates, compare, verdicts
+from .comparison import (
+    GOAL_MAE_CHANGE,
+    GOAL_SPEEDUP,
+    candidates,
+    compare,
+    signed_percent,
+    verdicts,
+)
 from .qat import qat_finetune
 
 BENCH_BATCHES = (1, 1_000, 1_000_000)
@@ -96,8 +103,8 @@ def quantized_lines(q: dict) -> list[str]:
             f"{r['per_second'][str(b)]:,.0f} ({r['speedup'][str(b)]:.2f}x)" for b in batches
         )
         lines.append(
-            f"| {r['name']} | {r['mae']:.4f} | {r['mae_change']:+.0%} | {r['max_error']:.3f}"
-            f" | {article} | {speeds} | {size} |"
+            f"| {r['name']} | {r['mae']:.4f} | {signed_percent(r['mae_change'])}"
+            f" | {r['max_error']:.3f} | {article} | {speeds} | {size} |"
         )
     lines += [
         "",

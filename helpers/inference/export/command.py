@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from ...core.cli import CommandParser, reported_failures
 from ...core.files import read_sidecar
 from .onnx_export import export_onnx
 from .quantize import INT8_VARIANTS, RECOMMENDED_INT8, quantize_onnx
@@ -45,11 +45,13 @@ def export_pricer(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: see the module docstring."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m helpers.export",
         description="Exports the shipped pricer to ONNX, float32 and int8.",
     )
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--out", required=True, help="output folder for pricer.onnx and pricer.int8.onnx (required)"
+    )
     parser.add_argument(
         "--model-dir",
         default=None,
@@ -62,10 +64,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         help=f"which int8 variant to write (default: {RECOMMENDED_INT8})",
     )
     args = parser.parse_args(argv)
-    try:
+    with reported_failures():  # a missing or corrupt model: one line, exit code 1
         paths = export_pricer(args.out, model_dir=args.model_dir, variant=args.int8)
-    except ValueError as err:
-        parser.error(str(err))
     for path in paths:
         meta = read_sidecar(path)
         print(f"{path}: {meta['variant']}, {meta['bytes']} bytes, sha256 {meta['sha256'][:12]}")

@@ -27,6 +27,12 @@ class OrtResidualPricer(nn.Module):
     """A ``ResidualPricer`` as ONNX Runtime can run it: the closed form by
     ``levy_price(..., cdf_dtype=torch.float32)``, the same network (shared, not copied).
 
+    The graph computes what PyTorch does on the whole domain, its edges and corners included
+    (``S0 = 0``, ``K = 0``, ``B = 0``, ``sigma = 0``, ``mu = 0``): ``levy_price`` takes those
+    limits with ``torch.where`` and float64 tensor constants, because ``torch.onnx`` writes a
+    Python number in a ``clamp`` or ``where`` as a float32 constant (a clamp to the smallest
+    float64 became a clamp to 0, and ``S0 = 0`` priced ``0 / 0 = NaN``).
+
     Shape:
         Input ``(n, 6)`` float32, columns ``helpers.core.domain.COLUMNS``; output ``(n,)``, float32.
     """

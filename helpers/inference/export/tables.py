@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from IPython.display import Markdown
 
 from ...core.report import table
+from .comparison import signed_percent
 
 ACCURACY_COLUMNS = ("way", "test MAE", "change", "vs float32", "max error", "article")
 """The columns of :func:`accuracy_table`."""
@@ -26,14 +27,15 @@ def accuracy_rows(rows: Sequence[dict]) -> list[list[object]]:
             ``max_error``, ``article_error``); prices and errors in currency units.
 
     Returns:
-        Rows in the order of :data:`ACCURACY_COLUMNS`; the article's error as text with its
+        Rows in the order of :data:`ACCURACY_COLUMNS`; the change as text (``signed_percent``,
+        never ``"-0%"``) and the article's error as text with its
         sign, empty where none was measured (``None``).
     """
     return [
         [
             r["name"],
             r["mae"],
-            r["mae_change"],
+            signed_percent(r["mae_change"]),
             r["vs_float32"],
             r["max_error"],
             "" if r["article_error"] is None else f"{r['article_error']:+.3f}",
@@ -49,7 +51,6 @@ def accuracy_table(rows: Sequence[dict]) -> Markdown:
         ACCURACY_COLUMNS,
         {
             "test MAE": "{:.4f}",
-            "change": "{:+.0%}",
             "vs float32": "{:.4f}",
             "max error": "{:.3f}",
         },

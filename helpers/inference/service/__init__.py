@@ -8,10 +8,16 @@ that arrive within ``max_wait_ms`` of each other are answered by one batched mod
 ``Retry-After``, a missed deadline a 504; a client that leaves has its options dropped; on
 SIGTERM every accepted request is answered before the process exits.
 
-Modules: ``schemas`` (the bodies), ``batcher`` (``MicroBatcher``), ``engine`` (the model
-behind it), ``app`` (``create_app``), ``settings`` (command line and environment),
-``command`` (``python -m helpers.serve``), ``measure`` and ``benchmark`` (the service under
-load), ``tables`` (Chapter 13's tables of it).
+A request holds at most ``schemas.MAX_OPTIONS`` options (``MAX_QUOTES`` quotes), numbers are
+strict JSON numbers, and a 200 holds finite numbers only; ``/docs`` is the OpenAPI description
+as one page that loads nothing from the network. At start-up the server prints the address it
+listens on (the port chosen for ``--port 0``) and its engine with the reason.
+
+Modules: ``schemas`` (the bodies and their limits), ``batcher`` (``MicroBatcher``), ``engine``
+(the model behind it), ``app`` (``create_app``), ``docs`` (the offline ``/docs`` page),
+``settings`` (command line and environment), ``command`` (``python -m helpers.serve``),
+``measure`` and ``benchmark`` (the service under load), ``tables`` (Chapter 13's tables of
+it).
 
 Example (the option is the article's network example, ``helpers.ARTICLE_NETWORK_EXAMPLE``):
     python -m helpers.serve --port 8000 --max-wait-ms 2

@@ -74,7 +74,10 @@ def verdict(rows: list[dict], endpoint: str, concurrency: int = 64) -> dict:
     points = [r for r in rows if r["endpoint"] == endpoint and r["concurrency"] == concurrency]
     alone = next(r for r in points if r["window_ms"] == 0)
     best = max(points, key=lambda r: r["requests_per_s"])
-    within = [r for r in points if r["p99_ms"] < TARGET_P99_MS and r["window_ms"] > 0]
+    within = [
+        r for r in points
+        if r["window_ms"] > 0 and r["p99_ms"] is not None and r["p99_ms"] < TARGET_P99_MS
+    ]  # fmt: skip
     best_within = max(within, key=lambda r: r["requests_per_s"], default=None)
     gain = best["requests_per_s"] / alone["requests_per_s"]
     gain_within = best_within["requests_per_s"] / alone["requests_per_s"] if best_within else None
@@ -111,6 +114,11 @@ def engine_costs(threads: int = 1, repeats: int = 30) -> list[dict]:
     return rows
 
 
+def _ms(value: float | None) -> str:
+    """A latency to one decimal, ``-`` where a load point had no answer to measure."""
+    return "-" if value is None else f"{value:.1f}"
+
+
 def service_lines(s: dict) -> list[str]:
     """``bench/results.md``'s section on the pricing service."""
     lines = [
@@ -128,7 +136,7 @@ def service_lines(s: dict) -> list[str]:
         statuses = ", ".join(f"{k}: {v}" for k, v in r["statuses"].items())
         lines.append(
             f"| /{r['endpoint']} | {r['window_ms']:g} | {r['concurrency']}"
-            f" | {r['requests_per_s']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f}"
+            f" | {r['requests_per_s']:,.0f} | {_ms(r['p50_ms'])} | {_ms(r['p99_ms'])}"
             f" | {statuses} |"
         )
     lines += [
@@ -147,7 +155,7 @@ def service_lines(s: dict) -> list[str]:
         gain = "-" if within is None else f"{v['gain_within_p99']:.1f}"
         lines.append(
             f"| /{v['endpoint']} | {v['best_window_ms']:g} | {v['gain']:.1f}"
-            f" | {v['best_p99_ms']:.1f} | {window} | {gain} | {'met' if v['met'] else 'MISSED'} |"
+            f" | {_ms(v['best_p99_ms'])} | {window} | {gain} | {'met' if v['met'] else 'MISSED'} |"
         )
     chosen = {r["engine"] for r in s["sweep"]}
     lines += [
@@ -163,7 +171,7 @@ def service_lines(s: dict) -> list[str]:
     for r in s["engines"]:
         lines.append(
             f"| {r['engine']} | {r['window_ms']:g} | {r['requests_per_s']:,.0f}"
-            f" | {r['p50_ms']:.1f} | {r['p99_ms']:.1f}"
+            f" | {_ms(r['p50_ms'])} | {_ms(r['p99_ms'])}"
             f" | {r['requests_per_s'] / alone[r['engine']]:.1f} |"
         )
     costs = [c for c in s["engine_costs"] if c["call"] != "threads"]  # older results

@@ -8,7 +8,11 @@ gives prices only (Chapter 12).
 
 ``"auto"``, the service's default, prices with the ONNX export where ONNX Runtime is installed
 and the export is faster than PyTorch at every batch size of ``AUTO_BATCHES``, timed at
-start-up, and with PyTorch otherwise. The export is made once per model and kept in the
+start-up, and with PyTorch otherwise; ``Engine.choice`` says which and why. Where the export
+gives a non-finite price, PyTorch prices that option again, so that an answer is never a NaN
+that the other engine would not give. Greeks and implied volatilities go through the model
+``SLICE_OPTIONS`` options at a time, so that a request's memory stays bounded whatever its
+size. The export is made once per model and kept in the
 temporary folder (``onnx_export_for``), with a sidecar whose SHA-256 ONNX Runtime's loader
 checks.
 """
@@ -35,6 +39,11 @@ GREEK_NAMES = ("price", "dP/dK", "dP/dB", "delta", "vega", "dP/dmu", "rho", "gam
 """The names ``/greeks`` answers with, those of ``helpers.inference.sensitivities.greeks``."""
 
 ENGINES = ("auto", "torch", "onnx")
+
+SLICE_OPTIONS = 1_024
+"""Greeks and implied volatilities are computed this many options at a time: autograd keeps a
+batch's graph (twice, for gamma), and the implied-volatility scan prices 41 volatilities of
+each option at once, so memory grows with the slice, not with the request."""
 
 AUTO_BATCHES = (1, 64)
 """Options per call at which ``"auto"`` times both engines: one request alone, and the batch of
@@ -95,7 +104,7 @@ class Engine:
             torch.set_num_threads(threads)
         self.model = load_pretrained(folder=folder)
         self.sha256 = json.loads((folder / "pricer.json").read_text())["sha256"]
-        self.name, self.choice = engine, f"{engine}: asked for"
+        self.name, self.choice = engine, f"{engine}: asked for (--engine {engine})"
         self._onnx = None
         if engine == "onnx":
             self._onnx = self._load_onnx()
@@ -118,7 +127,8 @@ class Engine:
         try:
             onnx = self._load_onnx()
         except ImportError as err:
-            self.name, self.choice = "torch", f"auto: torch, ONNX Runtime unavailable ({err})"
+            self.name = "torch"
+            self.choice = f"auto: torch, because ONNX Runtime is unavailable ({err})"
             return
         rng = np.random.default_rng(0)
         timings = []
@@ -127,34 +137,58 @@ class Engine:
             torch_ms = median_ms(lambda X: price(self.model, X), X)
             onnx_ms = median_ms(lambda X: onnx.price(X), X)
             timings.append((n, torch_ms, onnx_ms))
-        faster = all(onnx_ms < torch_ms for _, torch_ms, onnx_ms in timings)
-        self.name = "onnx" if faster else "torch"
-        self._onnx = onnx if faster else None
+        slower = [n for n, torch_ms, onnx_ms in timings if onnx_ms >= torch_ms]
+        self.name = "torch" if slower else "onnx"
+        self._onnx = None if slower else onnx
         measured = "; ".join(f"{n} option(s): torch {t:.2f} ms, onnx {o:.2f} ms"
                              for n, t, o in timings)  # fmt: skip
-        self.choice = f"auto: {self.name} ({measured})"
+        if slower:
+            sizes = ", ".join(str(n) for n in slower)
+            why = f"PyTorch was as fast or faster at {sizes} option(s) a call"
+        else:
+            why = "ONNX Runtime was faster at every size timed"
+        self.choice = f"auto: {self.name}, because {why} ({measured})"
 
     def price(self, X: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
-        """Prices, shape ``(n,)``, of options of shape ``(n, 6)``."""
+        """Prices, shape ``(n,)``, of options of shape ``(n, 6)``; where the ONNX export gives a
+        non-finite price, PyTorch's."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if self._onnx is not None:
-                return self._onnx.price(X, allow_outside=True)
-            return price(self.model, X, allow_outside=True)
+            if self._onnx is None:
+                return price(self.model, X, allow_outside=True)
+            prices = self._onnx.price(X, allow_outside=True)
+            bad = ~np.isfinite(prices)
+            if bad.any():  # rare: one vectorised call for those rows only
+                prices = np.array(prices, copy=True)
+                prices[bad] = price(self.model, X[bad], allow_outside=True)
+            return prices
 
     def greeks(self, X: np.ndarray, extra: np.ndarray | None = None) -> list[np.ndarray]:
-        """``GREEK_NAMES``, in that order, each of shape ``(n,)``."""
+        """``GREEK_NAMES``, in that order, each of shape ``(n,)``, computed ``SLICE_OPTIONS``
+        options at a time."""
+        parts = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = greeks(self.model, X, allow_outside=True)
-        return [np.asarray(out[name], dtype=np.float64) for name in GREEK_NAMES]
+            for start in range(0, len(X), SLICE_OPTIONS):
+                out = greeks(self.model, X[start : start + SLICE_OPTIONS], allow_outside=True)
+                parts.append([np.asarray(out[name], dtype=np.float64) for name in GREEK_NAMES])
+        return [np.concatenate(column) for column in zip(*parts, strict=True)]
 
     def implied_vol(self, X: np.ndarray, quotes: np.ndarray | None) -> np.ndarray:
         """Implied volatilities, shape ``(n,)``, of options ``(n, 6)`` (sigma ignored) quoted at
-        ``quotes``; NaN where a quote is outside the prices the network attains."""
+        ``quotes``, ``SLICE_OPTIONS`` options at a time; NaN where a quote is outside the
+        prices the network attains."""
+        parts = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return implied_vol(self.model, X, quotes, allow_outside=True, unattainable="nan")
+            for start in range(0, len(X), SLICE_OPTIONS):
+                rows = slice(start, start + SLICE_OPTIONS)
+                parts.append(
+                    implied_vol(
+                        self.model, X[rows], quotes[rows], allow_outside=True, unattainable="nan"
+                    )
+                )
+        return np.concatenate(parts)
 
     def unattainable_reason(self, row: np.ndarray, quote: float) -> str:
         """``helpers.inference.implied_volatility``'s message for one unattainable quote (its

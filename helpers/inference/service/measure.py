@@ -1,17 +1,19 @@
 """The service under load on loopback: a server process per setting, the load test against it.
 
-``running_server`` starts ``python -m helpers.serve`` on a free loopback port, waits until
-``/health`` answers, yields its URL and stops it with SIGTERM (graceful: every accepted
-request is answered). ``window_sweep`` runs ``helpers.inference.loadtest.run_load`` at each batching
-window and concurrency: Chapter 13's table and ``make bench``'s.
+``running_server`` starts ``python -m helpers.serve --port 0`` (``start_server``), reads the
+address the server prints once it listens, waits until ``/health`` answers, yields its URL and
+stops it with SIGTERM (graceful: every accepted request is answered). The system chooses the
+port as the server binds it, so two servers started together never race for one.
+``window_sweep`` runs ``helpers.inference.loadtest.run_load`` at each batching window and
+concurrency: Chapter 13's table and ``make bench``'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
+from typing import IO
 
 from ..loadtest import run_load
 
@@ -28,11 +31,49 @@ CONCURRENCIES = (1, 16, 64)
 """Requests in flight at once."""
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+LISTENING = re.compile(r"pricer: listening on (\S+)")
+"""The line ``python -m helpers.serve`` prints once it listens (``command.main``)."""
+
+
+def start_server(
+    options: Sequence[str], log: IO[str], start_timeout_s: float = 120.0
+) -> tuple[subprocess.Popen, str]:
+    """Starts ``python -m helpers.serve --port 0 *options`` writing to ``log`` (a file opened
+    for reading and writing); returns the process and the URL it printed, once ``/health``
+    answers there.
+
+    Raises:
+        RuntimeError: the server exits, or does not answer within ``start_timeout_s``; the
+            message holds the end of its log. The process is ended first.
+    """
+    command = [sys.executable, "-m", "helpers.serve", "--port", "0", *options]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + start_timeout_s
+    url = None
+    while url is None or not _healthy(url):
+        if url is None:
+            log.seek(0)
+            found = LISTENING.search(log.read())
+            url = found.group(1) if found else None
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            log.seek(0)
+            raise RuntimeError(f"the service did not start: {log.read()[-2000:]}")
+        time.sleep(0.05)
+    return process, url
+
+
+def stop(process: subprocess.Popen, timeout_s: float = 60.0) -> int:
+    """Sends SIGTERM (a graceful stop) if the process still runs, waits at most ``timeout_s``,
+    then kills it; returns its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 @contextlib.contextmanager
@@ -51,31 +92,16 @@ def running_server(
         RuntimeError: the server exits or does not answer ``/health`` within
             ``start_timeout_s``; the message holds the end of its log.
     """
-    port = free_port()
-    command = [sys.executable, "-m", "helpers.serve", "--port", str(port),
-               "--max-wait-ms", str(max_wait_ms), "--engine", engine,
+    options = ["--max-wait-ms", str(max_wait_ms), "--engine", engine,
                "--max-batch", str(max_batch), "--queue-size", str(queue_size)]  # fmt: skip
     if threads is not None:
-        command += ["--threads", str(threads)]
-    url = f"http://127.0.0.1:{port}"
+        options += ["--threads", str(threads)]
     with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process, url = start_server(options, log, start_timeout_s)
         try:
-            deadline = time.monotonic() + start_timeout_s
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"the service did not start: {log.read()[-2000:]}")
-                time.sleep(0.1)
             yield url
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process)
 
 
 def _health(url: str) -> dict:

@@ -7,10 +7,13 @@ helpers.serve`` do the same; the command line wins where both are given.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 
+from ...core.cli import CommandParser, real_number, whole_number
 from .engine import ENGINES
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -22,7 +25,7 @@ class Settings:
 
     Attributes:
         host: address to listen on (loopback by default).
-        port: TCP port; 0 lets the system choose a free one.
+        port: TCP port; 0 lets the system choose a free one (printed at start-up).
         model: folder of ``pricer.json`` and its weights; ``None``: the shipped ``data/``.
         engine: ``"auto"``, ``"torch"`` or ``"onnx"`` for ``/price``
         (``helpers.inference.service.engine``).
@@ -60,10 +63,10 @@ class Settings:
         for name in ("max_batch", "queue_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.max_wait_ms >= 0:
-            raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
-        if not self.deadline_ms > 0:
-            raise ValueError(f"deadline_ms must be > 0, got {self.deadline_ms}")
+        if not (math.isfinite(self.max_wait_ms) and self.max_wait_ms >= 0):
+            raise ValueError(f"max_wait_ms must be finite and >= 0, got {self.max_wait_ms}")
+        if not (math.isfinite(self.deadline_ms) and self.deadline_ms > 0):
+            raise ValueError(f"deadline_ms must be finite and > 0, got {self.deadline_ms}")
 
 
 def env_name(field: str) -> str:
@@ -71,24 +74,76 @@ def env_name(field: str) -> str:
     return "PRICER_" + field.upper()
 
 
+HELP = {
+    "host": "address to listen on; loopback only unless you mean to serve other machines",
+    "port": "TCP port to listen on; 0 lets the system choose a free one (the address is"
+    " printed at start-up)",
+    "model": "folder holding pricer.json and its weights",
+    "engine": "what prices /price: torch (float32 PyTorch), onnx (its ONNX export in ONNX"
+    " Runtime) or auto (the faster of the two, timed at start-up)",
+    "threads": "intra-op threads of the model (PyTorch and ONNX Runtime), a count >= 1",
+    "max_batch": "options in one batched model call at most, a count >= 1",
+    "max_wait_ms": "how long a batch waits for more requests after its first, milliseconds"
+    " >= 0; 0 answers each request on its own",
+    "queue_size": "requests that may wait per endpoint, a count >= 1; past it, 503 with"
+    " Retry-After",
+    "deadline_ms": "a request's time from arrival to answer, milliseconds > 0; past it, 504",
+}
+"""What each option of ``python -m helpers.serve --help`` is, without its default and
+variable (``parse`` adds them)."""
+
+
+SHOWN_DEFAULTS = {
+    "model": "the shipped model, in the repository's data/",
+    "threads": "PyTorch's own choice",
+}
+
+
+def _default(field) -> str:
+    return SHOWN_DEFAULTS.get(field.name, f"{field.default!r}".strip("'"))
+
+
+def check_model_folder(folder: str | None) -> None:
+    """Raises a ``ValueError`` naming ``folder`` unless it is a folder with ``pricer.json``."""
+    if folder is None:
+        return
+    path = Path(folder)
+    if not path.is_dir():
+        raise ValueError(f"--model {folder}: no such folder")
+    if not (path / "pricer.json").is_file():
+        raise ValueError(f"--model {folder}: the folder holds no pricer.json")
+
+
 def parse(argv: Sequence[str] | None = None) -> Settings:
     """Settings from the command line, then the environment, then the defaults.
 
     Raises:
-        SystemExit: a value argparse cannot read or ``Settings`` refuses (the message names it).
+        SystemExit: a value argparse cannot read, ``Settings`` refuses or a ``--model`` folder
+            without ``pricer.json``; the one-line message names it.
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m helpers.serve", description="The pricing service on uvicorn."
+    parser = CommandParser(
+        prog="python -m helpers.serve",
+        description="The pricing service on uvicorn: POST /price, /greeks and /implied-vol;"
+        " GET /health, /metrics and /docs (offline). At start-up it prints the address it"
+        " listens on and the engine it prices with, and why. Each option may also come from"
+        " its environment variable; the command line wins.",
     )
     kinds = {f.name: f for f in fields(Settings)}
-    converters = {"port": int, "threads": int, "max_batch": int, "queue_size": int,
-                  "max_wait_ms": float, "deadline_ms": float}  # fmt: skip
+    converters = {
+        "port": whole_number(0, 65535),
+        "threads": whole_number(1),
+        "max_batch": whole_number(1),
+        "queue_size": whole_number(1),
+        "max_wait_ms": real_number(0),
+        "deadline_ms": real_number(0, low_open=True),
+    }
     for name, field in kinds.items():
         parser.add_argument(
             "--" + name.replace("_", "-"),
             type=converters.get(name, str),
             default=None,
-            help=f"(env {env_name(name)}; default {field.default!r})",
+            metavar="{" + ",".join(ENGINES) + "}" if name == "engine" else name.upper(),
+            help=f"{HELP[name]} (default {_default(field)}; env {env_name(name)})",
         )
     args = vars(parser.parse_args(argv))
     values = {}
@@ -98,9 +153,11 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         elif env_name(name) in os.environ:
             try:
                 values[name] = converters.get(name, str)(os.environ[env_name(name)])
-            except ValueError:
-                parser.error(f"{env_name(name)}={os.environ[env_name(name)]!r} is not valid")
+            except (ValueError, argparse.ArgumentTypeError) as err:
+                parser.error(f"{env_name(name)}={os.environ[env_name(name)]!r}: {err}")
     try:
-        return Settings(**values)
+        settings = Settings(**values)
+        check_model_folder(settings.model)
     except ValueError as err:
         parser.error(str(err))
+    return settings

@@ -26,6 +26,11 @@ LOAD_COLUMNS = (
 """The columns of :func:`load_table`."""
 
 
+def _ms(value: float | None) -> float:
+    """A latency, NaN where a load point had no answer to measure (``LoadResult``'s ``None``)."""
+    return float("nan") if value is None else value
+
+
 def load_rows(rows: Sequence[dict]) -> list[list[object]]:
     """One row per load point: the endpoint, the batching window (milliseconds, 0: no
     batching), the requests in flight, the throughput (answered requests per second), the
@@ -43,8 +48,8 @@ def load_rows(rows: Sequence[dict]) -> list[list[object]]:
             r["window_ms"],
             r["concurrency"],
             r["requests_per_s"],
-            r["p50_ms"],
-            r["p99_ms"],
+            _ms(r["p50_ms"]),
+            _ms(r["p99_ms"]),
             ", ".join(f"{k}: {v}" for k, v in r["statuses"].items()),
         ]
         for r in rows
