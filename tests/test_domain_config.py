@@ -75,3 +75,17 @@ def test_test_profile_only_shrinks_the_cpu_sizes():
 def test_machine_description_names_cpu_and_gpu():
     info = machine.describe_machine()
     assert {"cpu", "cores", "simd", "gpu"} <= info.keys()
+
+
+def test_the_machine_line_names_cores_instructions_and_gpu_and_opens_every_chapter():
+    line = machine.machine_line()
+    assert "cores; vector instructions " in line and "; matrix instructions " in line
+    assert "; GPU " in line
+    text = machine.machine_admonition().data
+    assert text.startswith(":::{admonition} The machine that ran this page") and line in text
+
+
+def test_the_machine_description_never_fails_without_llvm(monkeypatch):
+    monkeypatch.setattr(machine, "_host_features", lambda: None)
+    assert machine.instruction_sets() == {"vector": "unknown", "matrix": "unknown"}
+    assert machine.simd_width() == "unknown" and machine.int8_dot_product() is False

@@ -40,16 +40,24 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _host_features():
+    """LLVM's features of the host CPU (the compiler Numba uses), or ``None`` where LLVM
+    cannot be asked: a description of the machine should never fail."""
+    try:
+        import llvmlite.binding as llvm
+
+        return llvm.get_host_cpu_features()
+    except Exception:
+        return None
+
+
 def simd_width() -> str:
     """The widest SIMD instruction set that Numba's compiler (LLVM) targets on this CPU.
 
     The CPU kernel's speed depends on it: AVX-512 multiplies 16 float32 numbers at once, AVX2 8.
     """
-    try:
-        import llvmlite.binding as llvm
-
-        features = llvm.get_host_cpu_features()
-    except Exception:  # a description should never fail
+    features = _host_features()
+    if features is None:
         return "unknown"
     for name in ("avx512f", "avx2", "avx", "sse2", "neon", "sve"):
         if features.get(name):
@@ -61,11 +69,8 @@ def int8_dot_product() -> bool:
     """Whether the CPU has an int8 dot-product instruction (VNNI: ``avx512_vnni`` or
     ``avx_vnni``; AMX's ``amx_int8``). Without one, int8 matrix products on x86 go through
     AVX2's ``vpmaddubsw`` and gain at most about twice float32's arithmetic rate."""
-    try:
-        import llvmlite.binding as llvm
-
-        features = llvm.get_host_cpu_features()
-    except Exception:  # a description should never fail
+    features = _host_features()
+    if features is None:
         return False
     return any(features.get(name) for name in ("avx512vnni", "avxvnni", "amx-int8"))
 
@@ -104,11 +109,8 @@ def instruction_sets() -> dict[str, str]:
     matrix unit (``AMX`` with its data types) or ``"none"``. Read from LLVM's view of the host
     CPU, the compiler Numba uses; ``"unknown"`` where LLVM cannot be asked.
     """
-    try:
-        import llvmlite.binding as llvm
-
-        features = llvm.get_host_cpu_features()
-    except Exception:  # a description should never fail
+    features = _host_features()
+    if features is None:
         return {"vector": "unknown", "matrix": "unknown"}
     names = {
         "avx512f": "AVX-512",
