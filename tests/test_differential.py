@@ -128,7 +128,7 @@ def test_a_short_differential_training_run_lowers_both_losses(options):
 def test_bad_arguments_are_refused(options):
     with pytest.raises(ValueError, match="unknown activation 'relu'"):
         HomogeneousPricer(activation="relu")
-    with pytest.raises(ValueError, match="hidden and layers"):
+    with pytest.raises(ValueError, match=r"hidden must be an integer in \[1"):
         HomogeneousPricer(hidden=0)
     pricer = HomogeneousPricer(hidden=4, layers=1).double()
     with pytest.raises(ValueError, match="weight must be finite and >= 0"):

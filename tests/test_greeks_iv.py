@@ -204,8 +204,9 @@ STEPS = 50
 
 @pytest.mark.parametrize(
     "h,replications,match",
-    [(0.0, 4, "h must be in"), (-1.0, 4, "h must be in"), (100.0, 4, "h must be in"),
-     (150.0, 4, "h must be in"), (1.0, 1, "replications must be >= 2")],
+    [(0.0, 4, "h must be a finite number in"), (-1.0, 4, "h must be a finite number in"),
+     (100.0, 4, "h must be a finite number in"), (150.0, 4, "h must be a finite number in"),
+     (1.0, 1, r"replications must be an integer in \[2")],
 )  # fmt: skip
 def test_mc_delta_gamma_refuses_a_bad_bump_or_too_few_replications(h, replications, match):
     with pytest.raises(ValueError, match=match):

@@ -45,5 +45,5 @@ def test_second_derivative_in_spot_is_nonzero_with_elu():
 
 @pytest.mark.parametrize("hidden,layers", [(0, 5), (8, 0)])
 def test_bad_sizes_are_refused(hidden, layers):
-    with pytest.raises(ValueError, match="hidden and layers"):
+    with pytest.raises(ValueError, match=r"(hidden|layers) must be an integer in \[1"):
         Net(hidden=hidden, layers=layers)

@@ -29,6 +29,7 @@ class Rising(torch.nn.Module):
 
 
 ROW = list(ARTICLE_NETWORK_EXAMPLE)
+ONE_MC = np.asarray(ARTICLE_MC_EXAMPLE)[0]
 QUOTE = 120.0 * 0.35 + 110.0 * 0.05  # Rising's price at the row's sigma, 0.35
 
 
@@ -157,3 +158,63 @@ def test_slice_sizes_are_validated(rows):
     for function in (pricing.price, sensitivities.greeks, sensitivities.gradients):
         with pytest.raises(ValueError, match=r"rows_per_call must be an integer in \[1, inf\)"):
             function(Rising(), [ROW], rows_per_call=rows)
+
+
+def _public_calls() -> list:
+    """(call, expected message) pairs: each public function's numeric or device argument out of
+    range, or of the wrong type, once."""
+    import helpers
+    from helpers.training.trainer import setup_training
+
+    rng = np.random.default_rng(0)
+    net = helpers.Net(hidden=4, layers=1)
+    labelled = helpers.LabelledOptions(np.zeros((4, 6)), np.zeros(4), np.zeros((4, 6)))
+    sgd = torch.optim.SGD(net.parameters(), lr=0.1)
+    x = torch.tensor([ARTICLE_NETWORK_EXAMPLE], dtype=torch.float64)
+    return [
+        (lambda: helpers.sample_options(2.0, rng), "n must be an integer"),
+        (lambda: helpers.sample_options(-1, rng), "n must be an integer"),
+        (lambda: helpers.sobol_options(4, seed=-1), "seed must be an integer"),
+        (lambda: helpers.sobol_options(4, seed=0, skip=1.5), "skip must be an integer"),
+        (lambda: helpers.sample_barrier_corner(True, rng), "n must be an integer"),
+        (lambda: helpers.mc_delta_gamma(ONE_MC, float("nan"), 100, 2), "h must be"),
+        (lambda: helpers.mc_delta_gamma(ONE_MC, 1.0, 100, 2.0), "replications"),
+        (lambda: helpers.mc_delta_gamma(np.zeros((2, 6)), 1.0, 100, 2), "x must be one option"),
+        (lambda: helpers.mc_bumped_greeks(ONE_MC, 100, 1), "replications"),
+        (lambda: helpers.mc_bumped_greeks(ONE_MC, 100, 2, fraction=0), "fraction"),
+        (lambda: helpers.levy_price(x, T=0.0), "T must be a finite number"),
+        (lambda: helpers.levy_price(x, n_steps=365.0), "n_steps must be an integer"),
+        (lambda: helpers.ResidualPricer(n_steps=0), "n_steps must be an integer"),
+        (lambda: helpers.Net(hidden=2.5), "hidden must be an integer"),
+        (lambda: helpers.HomogeneousPricer(layers=0), "layers must be an integer"),
+        (lambda: helpers.load_pretrained(device="cuda:7"), "device"),
+        (lambda: helpers.FileOptionDataSet("nowhere", rank=1, world_size=1), "rank must be"),
+        (lambda: helpers.fit_pricer(net, labelled, weight=float("nan"), epochs=1), "weight"),
+        (lambda: helpers.fit_pricer(net, labelled, weight=0.0, epochs=1.0), "epochs"),
+        (lambda: helpers.fit_pricer(net, labelled, weight=0.0, epochs=1, batch=5), "batch"),
+        (
+            lambda: helpers.fit_pricer(net, labelled, weight=0.0, epochs=1, batch=2, lr=(0, 1)),
+            r"lr\[0\]",
+        ),
+        (
+            lambda: setup_training(
+                net, sgd, device="cpu", lr_start=-1.0, lr_end=1e-3, cycle_size=10
+            ),
+            "lr_start",
+        ),
+        (
+            lambda: setup_training(
+                net, sgd, device="cpu", lr_start=1e-3, lr_end=1e-4, cycle_size=1
+            ),
+            "cycle_size",
+        ),
+        (lambda: helpers.curves(net, [ROW, ROW], np.ones(3)), "base must be one option"),
+    ]
+
+
+def test_every_public_function_refuses_bad_numeric_and_device_arguments_by_name():
+    """The audit of issue 31's shared validator: each call fails with a ValueError naming the
+    argument, before any work (none of these calls computes anything)."""
+    for call, message in _public_calls():
+        with pytest.raises(ValueError, match=message):
+            call()

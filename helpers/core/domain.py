@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validate import check_integer
+
 COLUMNS: tuple[str, ...] = ("K", "B", "S0", "sigma", "mu", "r")
 """Column names of an option batch ``X``, in the article's order."""
 
@@ -58,10 +60,9 @@ def sample_options(n: int, rng: np.random.Generator, dtype: type = np.float32) -
         Array of shape ``(n, 6)``, columns ``COLUMNS``.
 
     Raises:
-        ValueError: if ``n`` is negative.
+        ValueError: ``n`` not a non-negative integer (``helpers.core.validate``).
     """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    n = check_integer("n", n, low=0)
     return options_from_unit(rng.random((n, 6)), dtype)
 
 
@@ -94,12 +95,13 @@ def sobol_options(n: int, seed: int, *, skip: int = 0, dtype: type = np.float32)
         ((4, 6), True)
 
     Raises:
-        ValueError: a negative ``n`` or ``skip``.
+        ValueError: ``n``, ``skip`` or ``seed`` not a non-negative integer
+            (``helpers.core.validate.check_integer``).
     """
     from scipy.stats import qmc
 
-    if n < 0 or skip < 0:
-        raise ValueError(f"n and skip must be >= 0, got n={n}, skip={skip}")
+    n, skip = check_integer("n", n, low=0), check_integer("skip", skip, low=0)
+    seed = check_integer("seed", seed, low=0)
     sobol = qmc.Sobol(d=6, scramble=True, seed=seed)
     if skip:
         sobol.fast_forward(skip)
@@ -136,10 +138,9 @@ def sample_barrier_corner(n: int, rng: np.random.Generator, dtype: type = np.flo
         Array of shape ``(n, 6)``, columns ``COLUMNS``.
 
     Raises:
-        ValueError: if ``n`` is negative.
+        ValueError: ``n`` not a non-negative integer (``helpers.core.validate``).
     """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    n = check_integer("n", n, low=0)
     kept: list[np.ndarray] = []
     found = 0
     while found < n:

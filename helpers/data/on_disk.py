@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
+from ..core.validate import check_device, check_integer
 from .generate import load_split
 
 
@@ -44,12 +45,10 @@ class FileOptionDataSet(Dataset):
         split: str = "train",
         device: torch.device | str | None = None,
     ) -> None:
-        if world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(
-                f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}"
-            )
+        world_size = check_integer("world_size", world_size, low=1)
+        rank = check_integer("rank", rank, low=0, high=world_size - 1)
+        device = check_device(device) if device is not None else torch.device("cpu")
         X, Y = load_split(path, split)
-        device = torch.device(device or "cpu")
         self.X = torch.from_numpy(X[rank::world_size]).to(device)
         self.Y = torch.from_numpy(Y[rank::world_size]).to(device)
         self.rank, self.world_size, self.split = rank, world_size, split

@@ -165,8 +165,18 @@ def curves(
 
     Returns:
         ``{"S0", "price", "delta", "gamma"}``, each of shape ``(m,)``.
+
+    Raises:
+        ValueError: ``base`` not one option, ``spots`` not one axis, or an option outside
+            the domain (as ``greeks`` checks it).
     """
-    row = np.asarray(base, dtype=np.float64).reshape(6)
+    row = np.asarray(base, dtype=np.float64)
+    spots = np.asarray(spots, dtype=np.float64)
+    if row.shape != (6,) or spots.ndim != 1:
+        raise ValueError(
+            f"base must be one option (6 inputs) and spots one axis, got shapes {row.shape}"
+            f" and {spots.shape}"
+        )
     X = np.repeat(row[None, :], len(spots), axis=0)
     X[:, COLUMN_INDEX["S0"]] = spots
     g = greeks(model, X, allow_outside=allow_outside)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.domain import COLUMN_INDEX, COLUMNS, DOMAIN_HIGH
+from ..core.validate import check_integer, check_real
 from . import price_options
+from .checks import check_options
 
 GREEKS_BUMP = 0.01
 """Bump-and-revalue step of each input, as a fraction of its range (``DOMAIN_HIGH``)."""
@@ -35,6 +37,18 @@ def bump_and_revalue_batch(X: np.ndarray, fraction: float = GREEKS_BUMP) -> np.n
         shifts[1 + 2 * j, j], shifts[2 + 2 * j, j] = 1.0, -1.0
     rows = X[:, None, :] + shifts[None, :, :] * fraction * DOMAIN_HIGH
     return np.maximum(rows, 0.0).reshape(-1, 6)
+
+
+def _one_option(x: object) -> np.ndarray:
+    """``x`` as one checked option, shape ``(6,)`` (``helpers.mc.checks.check_options``).
+
+    Raises:
+        ValueError: ``x`` is not one option of six finite inputs.
+    """
+    options = check_options(x)
+    if len(options) != 1:
+        raise ValueError(f"x must be one option (six inputs), got {len(options)} rows")
+    return options[0]
 
 
 def mc_delta_gamma(
@@ -64,14 +78,14 @@ def mc_delta_gamma(
         ``{"delta", "delta_se", "gamma", "gamma_se"}``.
 
     Raises:
-        ValueError: ``h`` not in ``(0, S0)`` or fewer than 2 replications.
+        ValueError: ``x`` not one option, ``h`` not in ``(0, S0)``, fewer than 2
+            replications; ``paths``, ``n_steps`` and ``seed`` as ``price_options`` checks them.
     """
-    row = np.asarray(x, dtype=np.float64).reshape(6)
+    row = _one_option(x)
     s0 = COLUMN_INDEX["S0"]
-    if not 0.0 < h < row[s0]:
-        raise ValueError(f"h must be in (0, S0 = {row[s0]:g}), got {h}")
-    if replications < 2:
-        raise ValueError(f"replications must be >= 2 to estimate an error, got {replications}")
+    h = check_real("h", h, low=0.0, high=float(row[s0]), low_open=True, high_open=True,
+                   unit="spot units, below S0")  # fmt: skip
+    replications = check_integer("replications", replications, low=2)
     bumped = np.repeat(row[None, :], 3, axis=0)
     bumped[:, s0] += [-h, 0.0, h]
     deltas, gammas = [], []
@@ -123,11 +137,13 @@ def mc_bumped_greeks(
         ``{"greeks": {column: value}, "greeks_stderr": {column: value}}``.
 
     Raises:
-        ValueError: fewer than 2 replications.
+        ValueError: ``x`` not one option, fewer than 2 replications, ``fraction`` outside
+            ``(0, 1]``; ``paths``, ``n_steps`` and ``seed`` as ``price_options`` checks them.
     """
-    if replications < 2:
-        raise ValueError(f"replications must be >= 2 to estimate an error, got {replications}")
-    row = np.asarray(x, dtype=np.float64).reshape(1, 6)
+    replications = check_integer("replications", replications, low=2)
+    fraction = check_real("fraction", fraction, low=0.0, high=1.0, low_open=True,
+                          unit="of each input's range")  # fmt: skip
+    row = _one_option(x)[None, :]
     rows = bump_and_revalue_batch(row, fraction)
     estimates = np.empty((replications, 6))
     for k in range(replications):

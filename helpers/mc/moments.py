@@ -26,6 +26,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from ..core.validate import check_integer, check_real
+
 MATURITY = 1.0
 """Years to expiry of every option in the course (``helpers.mc.price_options``' default)."""
 
@@ -86,6 +88,8 @@ def _moment_factors(
 
     The step ``dt`` enters as a tensor of ``sigma``'s dtype, not as a Python number:
     ``torch.onnx`` writes a Python number as a float32 constant, which would round it."""
+    T = check_real("T", T, low=0.0, low_open=True, unit="years")
+    n_steps = check_integer("n_steps", n_steps, low=1)
     P, Q, k = _series(n_steps, sigma.dtype, sigma.device)
     dt = torch.as_tensor(T / n_steps, dtype=sigma.dtype, device=sigma.device)
     a = torch.log1p(mu * dt)

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..core.config import DATA_DIR
 from ..core.files import sha256
+from ..core.validate import check_device
 from .homogeneous import HomogeneousPricer
 from .mlp import Net
 from .residual import ResidualPricer
@@ -48,8 +49,10 @@ def load_pretrained(
         folder: where the files are.
 
     Raises:
-        ValueError: a missing file, or weights whose SHA-256 differs from the one recorded.
+        ValueError: a missing file, weights whose SHA-256 differs from the one recorded, or a
+            device this machine lacks (``helpers.core.validate.check_device``).
     """
+    device = check_device(device) if device is not None else torch.device("cpu")
     folder = Path(folder) if folder is not None else DATA_DIR
     meta_path = folder / "pricer.json"
     if not meta_path.exists():
@@ -62,7 +65,7 @@ def load_pretrained(
         raise ValueError(f"{weights} does not match the SHA-256 recorded in {meta_path}")
     model = build_pricer(meta["architecture"])
     model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
-    return model.to(device or "cpu").eval()
+    return model.to(device).eval()
 
 
 def make_pricer(kind: str = "homogeneous", **architecture) -> nn.Module:

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..core.domain import DOMAIN_HIGH
+from ..core.validate import check_integer
 
 ACTIVATIONS = {"elu": nn.functional.elu, "softplus": nn.functional.softplus}
 """Smooth activations (ReLU's second derivative in the inputs is zero almost everywhere)."""
@@ -15,8 +16,8 @@ ACTIVATIONS = {"elu": nn.functional.elu, "softplus": nn.functional.softplus}
 def check_architecture(hidden: int, layers: int, activation: str) -> None:
     """Refuses a pricer's shape: ``hidden`` or ``layers`` below 1, or an ``activation`` that is
     not in ``ACTIVATIONS``, each with a ``ValueError`` that names it."""
-    if hidden < 1 or layers < 1:
-        raise ValueError(f"hidden and layers must be >= 1, got hidden={hidden}, layers={layers}")
+    check_integer("hidden", hidden, low=1)
+    check_integer("layers", layers, low=1)
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}: choose one of {list(ACTIVATIONS)}")
 

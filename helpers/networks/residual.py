@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..core.validate import check_integer, check_real
 from ..mc.moments import MATURITY, N_STEPS, levy_price
 from .homogeneous import HomogeneousPricer
 
@@ -35,14 +36,16 @@ class ResidualPricer(nn.Module):
         Input ``(..., 6)``, columns ``helpers.core.domain.COLUMNS``; output ``(...)``, the price.
 
     Raises:
-        ValueError: ``hidden`` or ``layers`` below 1, or an unknown activation.
+        ValueError: ``hidden`` or ``layers`` below 1, an unknown activation, or ``T`` or
+            ``n_steps`` not positive (``helpers.core.validate``).
     """
 
     def __init__(self, hidden: int = 256, layers: int = 4, activation: str = "elu",
                  T: float = MATURITY, n_steps: int = N_STEPS,
                  extra_inputs: tuple[str, ...] | list[str] = ()) -> None:  # fmt: skip
         super().__init__()
-        self.T, self.n_steps = T, n_steps
+        self.T = check_real("T", T, low=0.0, low_open=True, unit="years")
+        self.n_steps = check_integer("n_steps", n_steps, low=1)
         self.residual = HomogeneousPricer(hidden=hidden, layers=layers, activation=activation,
                                           extra_inputs=extra_inputs)  # fmt: skip
         last = self.residual.body[-1]

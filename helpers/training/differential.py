@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..core.domain import COLUMNS
+from ..core.validate import check_device, check_integer, check_real
 
 
 def label_scales(price: torch.Tensor, greeks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -211,18 +212,25 @@ def fit_pricer(
         ``mae``.
 
     Raises:
-        ValueError: ``weight > 0`` without derivative labels, bad ``epochs`` or ``batch``.
+        ValueError: ``weight > 0`` without derivative labels; a ``weight``, ``epochs``,
+            ``batch``, ``lr`` or ``seed`` out of range, or a ``device`` this machine lacks
+            (``helpers.core.validate``).
     """
     from ignite.engine import Events
     from ignite.handlers import CosineAnnealingScheduler
 
     from ..core.machine import default_device
 
+    weight = check_real("weight", weight, low=0.0)
     if weight > 0 and data.greeks is None:
         raise ValueError("weight > 0 needs derivative labels: data.greeks is None")
-    if epochs < 1 or not 1 <= batch <= len(data):
-        raise ValueError(f"need epochs >= 1 and 1 <= batch <= {len(data)}, got {epochs}, {batch}")
-    device = torch.device(device) if device is not None else default_device()
+    epochs = check_integer("epochs", epochs, low=1)
+    batch = check_integer("batch", batch, low=1, high=len(data))
+    seed = check_integer("seed", seed, low=0)
+    if not isinstance(lr, (tuple, list)) or len(lr) != 2:
+        raise ValueError(f"lr must be (start, end), got {lr!r}")
+    lr = tuple(check_real(f"lr[{i}]", value, low=0.0, low_open=True) for i, value in enumerate(lr))
+    device = check_device(device) if device is not None else default_device()
     model.to(device)
     X = torch.as_tensor(data.X, dtype=torch.float32, device=device)
     price = torch.as_tensor(data.price, dtype=torch.float32, device=device)

@@ -37,6 +37,8 @@ from ignite.handlers import (
 from ignite.metrics import Loss, MeanAbsoluteError
 from torch import nn
 
+from ..core.validate import check_device, check_integer, check_real
+
 PRECISIONS = ("float32", "mixed")
 """``float32``: full precision; ``mixed``: autocast (float16 on CUDA, bfloat16 on a CPU)."""
 
@@ -171,14 +173,17 @@ def setup_training(
         progress: show Ignite's tqdm progress bar.
 
     Raises:
-        ValueError: a checkpoint folder without validation data, or ``cycle_size < 2``.
+        ValueError: a checkpoint folder without validation data, ``cycle_size < 2``, a
+            learning rate that is not positive, a device this machine lacks.
     """
     if checkpoint_dir is not None and val_data is None:
         raise ValueError(
             "checkpoint_dir needs val_data: the checkpoint keeps the best validation MAE"
         )
-    if cycle_size < 2:
-        raise ValueError(f"cycle_size must be >= 2 iterations, got {cycle_size}")
+    cycle_size = check_integer("cycle_size", cycle_size, low=2)
+    lr_start = check_real("lr_start", lr_start, low=0.0, low_open=True)
+    lr_end = check_real("lr_end", lr_end, low=0.0, low_open=True)
+    device = check_device(device)
     trainer = make_trainer(model, optimizer, device=device, precision=precision)
     scheduler = CosineAnnealingScheduler(optimizer, "lr", lr_start, lr_end, cycle_size)
     trainer.add_event_handler(Events.ITERATION_STARTED, scheduler)
