@@ -33,7 +33,9 @@ On a machine with no CUDA driver, importing ``helpers`` turns on Numba's CUDA si
 (``NUMBA_ENABLE_CUDASIM=1``) unless the variable is already set, so the numba.cuda backend runs
 everywhere. Numba reads the variable once, when it is first imported: import ``helpers`` first.
 Importing ``helpers`` also points Numba's on-disk cache at a folder keyed on the kernels' source
-(``core.kernel_cache``): the kernels compile once, and every later process loads them.
+(``core.kernel_cache``): the kernels compile once, and every later process loads them; and, on
+an x86-64 CPU with AVX-512, has LLVM prefer 512-bit vectors where its tuning for Intel's CPUs
+would pick 256-bit ones (``core.vector_width``).
 """
 
 import ctypes.util
@@ -46,7 +48,9 @@ if "NUMBA_ENABLE_CUDASIM" not in os.environ and ctypes.util.find_library("cuda")
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
 from .core.kernel_cache import use_kernel_cache  # noqa: E402  (after the simulator's variable)
+from .core.vector_width import use_full_vector_width  # noqa: E402
 
+use_full_vector_width()
 use_kernel_cache()
 
 _PUBLIC_MODULES = {

@@ -32,13 +32,47 @@ def test_time_adjoint_measures_the_greeks_against_both_prices():
         assert t["plain_price_s"] > 0 and t["R_plain"] == t["greeks_s"] / t["plain_price_s"]
         assert t["R_plain_with_gamma"] == t["greeks_and_gamma_s"] / t["plain_price_s"]
         assert t["R"] == t["greeks_s"] / t["price_s"]
+        assert t["R_price_with_gamma"] == t["block_greeks_and_gamma_s"] / t["plain_price_s"]
+    assert len(result["stderr"]["survival"]) == len(result["stderr"]["plain"]) == 2
 
 
 def test_adjoint_lines_show_the_plain_price_and_leave_it_blank_when_not_measured():
     row = adjoint_lines(cost())[4]
-    assert row.endswith("| 0.0100 | 11.0 |")
+    assert row.endswith("| 11.00 | 30.00 |")
     old = adjoint_lines(cost(plain=False))[4]
     assert old.endswith("| | |") and old.count("|") == row.count("|")
+
+
+def block_cost() -> dict:
+    """``cost()`` with the block kernel's figures and the two estimators' standard errors."""
+    figures = cost()
+    figures["threads"]["1"] |= {
+        "block_price_s": 0.03, "block_greeks_s": 0.04, "block_greeks_and_gamma_s": 0.12,
+        "R_block": 4 / 3, "R_block_with_gamma": 4.0, "R_price": 4.0, "R_price_with_gamma": 12.0,
+    }  # fmt: skip
+    figures |= {"stderr": {"survival": [0.02, 0.01], "plain": [0.04, 0.02]},
+                "block_tape_bytes_per_thread": 280_320}  # fmt: skip
+    return figures
+
+
+def test_adjoint_lines_set_the_block_kernel_beside_the_one_path_kernel_and_state_r_price():
+    lines = adjoint_lines(block_cost())
+    block_row = "| 1 | block (lanes) | 0.0300 | 0.0400 | 0.1200 | 1.33 | 4.00 | 4.00 | 12.00 |"
+    assert lines[5] == block_row
+    verdict = next(line for line in lines if line.startswith("R_price"))
+    assert "at most 6: 12.00 by threads, MISSED; without gamma 4.00" in verdict
+    assert "survival 0.0200, 0.0100, plain 0.0400, 0.0200" in verdict
+    assert "R_price with gamma becomes 3.00" in verdict  # 12 x (0.02 / 0.04)^2
+    assert lines[-1].endswith("forward sweep (the survival price) 3.00, the reverse sweep 1.00,"
+                              " gamma's two more sweeps 8.00.")  # fmt: skip
+    text = measured_table(_result(), block_cost()).data
+    assert "| 12.0 (1 thread) | at most 6 (the course's target) |" in text
+
+
+def _result() -> MCResult:
+    greeks = {c: np.array([0.5]) for c in (*COLUMNS, "gamma")}
+    return MCResult(np.array([21.2]), np.array([0.1]), 100, 365, "numba", "survival",
+                    greeks, greeks)  # fmt: skip
 
 
 def test_measured_table_names_the_three_ratios_and_the_articles_price():

@@ -17,6 +17,13 @@ from helpers.mc.bumps import bump_and_revalue_batch
 from helpers.mc.cupy_backend import normals_buffer_bytes
 
 
+def only_run(folder) -> dict:
+    """The one machine's run in ``folder/results.json``."""
+    runs = json.loads((folder / "results.json").read_text())["machines"]
+    assert len(runs) == 1
+    return next(iter(runs.values()))
+
+
 def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     tiny = config.Sizes("cpu", "numba", 1000, 1000, 1000, 4, 64, 64, 2,
                         100, 8, 16, 16, 2, 1, 1e-3, 1e-5, 1, 64, 2,
@@ -43,7 +50,7 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
                         functools.partial(timing.time_basket, n_paths=64, n_steps=30,
                                           repeats=1))  # fmt: skip
     benchmark.main(["--out", str(tmp_path), "--anchor-paths", "256"])
-    result = json.loads((tmp_path / "results.json").read_text())
+    result = only_run(tmp_path)
     assert (
         result["localvol"]["R_adjoint"] > 0
         and "local volatility (Chapter 11)" in (tmp_path / "results.md").read_text()
@@ -64,9 +71,33 @@ def test_benchmark_writes_markdown_and_json(tmp_path, monkeypatch):
     assert set(result["kernel_parts"]["rates"]) == parts
     # one topic again: the others are kept, the fresh one is dated
     benchmark.main(["training", "--out", str(tmp_path)])
-    again = json.loads((tmp_path / "results.json").read_text())
+    again = only_run(tmp_path)
     assert again["timings"] == result["timings"] and again["localvol"] == result["localvol"]
     assert "date" in again["training_step"] and "date" not in result["training_step"]
+
+
+def test_each_machine_keeps_its_own_section(tmp_path, monkeypatch):
+    """A run replaces its own machine's figures and leaves another machine's beside them; a
+    file from before runs were kept per machine is read as one run."""
+    runner = benchmark.runner
+    step = {"device": "cpu", "mixed_dtype": "bfloat16", "batch": 512, "hidden": 512, "steps": 20,
+            "float32_ms": 40.0, "mixed_ms": 20.0, "mixed_over_float32": 0.5}  # fmt: skip
+    xeon = {"date": "2026-12-05T10:00:00+00:00", "machine": {"cpu": "Intel Xeon", "cores": "2"},
+            "training_step": step}  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps(xeon))
+    assert runner.load_runs(tmp_path / "results.json") == {"Intel Xeon, 2 cores": xeon}
+    fresh = {"training_step": dict(step, float32_ms=30.0)}
+    monkeypatch.setattr(runner, "_measure", lambda name, sizes, anchor_paths: fresh)
+    monkeypatch.setattr(runner.machine, "describe_machine",
+                        lambda: {"cpu": "AMD EPYC", "cores": "2", "gpu": "none"})  # fmt: skip
+    for _ in range(2):  # the second run replaces the first on the same machine
+        runner.main(["training", "--out", str(tmp_path)])
+    runs = json.loads((tmp_path / "results.json").read_text())["machines"]
+    assert set(runs) == {"Intel Xeon, 2 cores", "AMD EPYC, 2 cores"}
+    assert runs["Intel Xeon, 2 cores"] == xeon
+    page = (tmp_path / "results.md").read_text()
+    amd, intel = page.index("## AMD EPYC, 2 cores: measured"), page.index("## Intel Xeon")
+    assert amd < intel and page.count("### Training step") == 2 and page.count("\n# ") == 0
 
 
 def test_an_unknown_topic_is_refused_by_name():

@@ -1,9 +1,14 @@
 """``make bench``: every topic's measurements in one run, or the topics named, into
 ``bench/results.json`` and the page ``bench/results.md``.
 
-Each topic is a module with ``measure(sizes, anchor_paths)``, which returns its keys of
-``results.json``, and ``lines(result)``, which returns its section of ``results.md`` (nothing
-when its keys are absent). ``TOPICS`` lists them in the page's order.
+Each topic is a module with ``measure(sizes, anchor_paths)``, which returns its keys of a run,
+and ``lines(result)``, which returns its section of the run's page (nothing when its keys are
+absent). ``TOPICS`` lists them in the page's order.
+
+The project's machines differ from one run to the next (an AMD EPYC one day, an Intel Xeon the
+next), so the files keep one run per machine (``machine_key``: its CPU model and cores):
+``results.json`` is ``{"machines": {key: run}}`` and ``results.md`` has one section per machine,
+newest first. A run replaces only its own machine's figures; another machine's stand beside it.
 """
 
 from __future__ import annotations
@@ -150,9 +155,50 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def machine_key(run: dict) -> str:
+    """The name a run is kept under: its CPU model and cores (``"AMD EPYC, 2 cores"``)."""
+    m = run.get("machine", {})
+    return f"{m.get('cpu', 'machine not recorded')}, {m.get('cores', '?')} cores"
+
+
+def load_runs(path: Path) -> dict[str, dict]:
+    """The runs of ``path`` (``results.json``) by machine; a file written before runs were kept
+    per machine is one run, under its own machine's key; a missing file is none."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    if "machines" in data:
+        return dict(data["machines"])
+    return {machine_key(data): data} if data else {}
+
+
+def _demoted(page: str) -> list[str]:
+    """A run's page below a machine's heading: its title dropped, every heading one level
+    deeper."""
+    lines = page.rstrip("\n").split("\n")[1:]  # the run's "# Benchmark results"
+    return [f"#{line}" if line.startswith("#") else line for line in lines]
+
+
+def to_page(runs: dict[str, dict]) -> str:
+    """``bench/results.md``: one section per machine, the newest run first."""
+    lines = [
+        "# Benchmark results",
+        "",
+        "`make bench` (`python -m helpers.benchmark`) on each machine that ran it: one section per"
+        " machine (its CPU model and cores), the newest first. A run replaces its own machine's"
+        " section and leaves the others; ratios are taken within one run, never across"
+        " machines.",
+    ]
+    for key, run in sorted(runs.items(), key=lambda item: item[1].get("date", ""), reverse=True):
+        lines += ["", f"## {key}: measured {run.get('date', 'on a date not recorded')}"]
+        lines += _demoted(to_markdown(run))
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m helpers.benchmark [TOPIC ...] --out DIR``: measure every topic, or the ones
-    named (keeping the others from ``DIR/results.json``), and write ``DIR/results.{md,json}``."""
+    named (keeping this machine's others from ``DIR/results.json``), and write
+    ``DIR/results.{md,json}`` with this machine's run beside the other machines'."""
     parser = argparse.ArgumentParser(
         prog="python -m helpers.benchmark", description="Measure the course's code (make bench)."
     )
@@ -171,12 +217,14 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown topic(s) {', '.join(unknown)}: choose from {', '.join(TOPICS)}")
     previous_file = args.out / "results.json"
+    runs = load_runs(previous_file)
+    key = machine_key({"machine": machine.describe_machine()})
     if names:
-        previous = json.loads(previous_file.read_text()) if previous_file.exists() else {}
-        result = run_topics(names, previous, anchor_paths=args.anchor_paths)
+        result = run_topics(names, runs.get(key, {}), anchor_paths=args.anchor_paths)
     else:
         result = run_all(anchor_paths=args.anchor_paths)
+    runs[key] = result
     args.out.mkdir(parents=True, exist_ok=True)
-    write_atomically(previous_file, json.dumps(result, indent=2) + "\n")
-    write_atomically(args.out / "results.md", to_markdown(result))
+    write_atomically(previous_file, json.dumps({"machines": runs}, indent=2) + "\n")
+    write_atomically(args.out / "results.md", to_page(runs))
     print(to_markdown(result))

@@ -55,6 +55,7 @@ from .path import discounted_payoff
 from .philox import philox4x32_10
 from .result import MCResult, mean_and_stderr
 from .special import norm_cdf, norm_pdf, norm_ppf
+from .survival_block import GAMMA_BUMP
 
 METHODS: tuple[str, ...] = ("survival", "smoothed")
 """The smooth estimators whose Greeks the adjoint computes."""
@@ -63,8 +64,6 @@ DEFAULT_WIDTH = 0.0005
 """Default width of the smoothed knock-out, as a fraction of the barrier: Chapter 8 measures its
 bias below the price's standard error at 20,000 paths, 3% above the barrier."""
 
-GAMMA_BUMP = 0.01
-"""Relative bump of S0 for gamma by central differences of the adjoint delta."""
 
 MAX_STEP_VOLATILITY = 0.1
 """Largest ``sigma sqrt(T / n_steps)`` accepted: beyond it an Euler step can turn a price
@@ -371,11 +370,18 @@ def price(
     gamma: bool = True,
 ) -> MCResult:
     """Prices the checked batch ``X`` (shape ``(n, 6)``) with a smooth estimator, and with
-    ``greeks`` its derivatives (and ``gamma``); see ``helpers.mc.price_options``."""
+    ``greeks`` its derivatives (and ``gamma``); see ``helpers.mc.price_options``. The survival
+    estimator runs in the block kernel's lanes (``helpers.mc.survival_block``, the same numbers
+    as ``survival_path`` to rounding), the smoothed one path at a time."""
+    from . import survival_block
     from .philox import split_seed
 
-    total, total_sq = moments(X, n_paths, n_steps, T, *split_seed(seed), method, width,
-                              greeks=greeks, with_gamma=gamma)  # fmt: skip
+    if method == "survival":
+        total, total_sq = survival_block.moments(X, n_paths, n_steps, T, *split_seed(seed),
+                                                 greeks=greeks, with_gamma=gamma)  # fmt: skip
+    else:
+        total, total_sq = moments(X, n_paths, n_steps, T, *split_seed(seed), method, width,
+                                  greeks=greeks, with_gamma=gamma)  # fmt: skip
     mean, stderr = mean_and_stderr(total, total_sq, n_paths)
     result = MCResult(mean[:, 0], stderr[:, 0], n_paths, n_steps, "numba", method)
     if not greeks:

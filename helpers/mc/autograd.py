@@ -26,9 +26,12 @@ from .adjoint import DEFAULT_WIDTH
 METHODS: tuple[str, ...] = ("survival", "smoothed", "plain")
 
 
-def _paths(params, n_steps: int, T: float, seed: int, method: str, width: float):
+def _paths(params, n_steps: int, T: float, seed: int, method: str, width: float,
+           functions: str = "exact"):  # fmt: skip
     """Discounted payoff of every path, shape ``(n, n_paths)``, as a function of ``params``."""
     import torch
+
+    from .lane_special import torch_survival_draw
 
     n_options, n_paths, _ = params.shape
     K, B, S0, sigma, mu, r = params.unbind(-1)
@@ -43,7 +46,12 @@ def _paths(params, n_steps: int, T: float, seed: int, method: str, width: float)
     log_weight = torch.zeros_like(S0)
     alive = torch.ones_like(S0, dtype=torch.bool)
     for n in range(n_steps):
-        if method == "survival":
+        if method == "survival" and functions == "lanes":  # the block kernel's approximations
+            a = ((n + 1) * B - S - s * c) / (s * vol)
+            z, p, log_p = torch_survival_draw(draws[:, :, n], a)
+            alive = alive & (p > 0.0)
+            log_weight = log_weight + log_p
+        elif method == "survival":
             a = ((n + 1) * B - S - s * c) / (s * vol)  # survive iff Z > a
             # log_ndtr: torch.special.ndtr loses the lower tail (2% off at -8, 0 below -9.5)
             log_p = torch.special.log_ndtr(-a)
@@ -73,6 +81,7 @@ def price_and_greeks(
     seed: int = 0,
     method: str = "survival",
     width: float = DEFAULT_WIDTH,
+    functions: str = "exact",
 ) -> dict[str, np.ndarray | dict[str, np.ndarray]]:
     """Price and the six first-order Greeks of each option, by autograd through its paths.
 
@@ -83,6 +92,10 @@ def price_and_greeks(
         method: ``"survival"``, ``"smoothed"`` or ``"plain"`` (the hard knock-out, whose
             pathwise Greeks miss the barrier).
         width: the smoothed knock-out's width, a fraction of ``B``.
+        functions: for ``"survival"``, the normal distribution and its inverse as PyTorch
+            computes them (``"exact"``: ``log_ndtr``, ``ndtri``, as ``helpers.mc.adjoint``'s
+            one-path kernel does) or as the block kernel approximates them (``"lanes"``:
+            ``helpers.mc.lane_special``), so that autograd differentiates those approximations.
 
     Returns:
         ``{"price", "stderr", "greeks", "greeks_stderr"}``: arrays of shape ``(n,)``; the
@@ -95,6 +108,8 @@ def price_and_greeks(
 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose one of {list(METHODS)}")
+    if functions not in ("exact", "lanes"):
+        raise ValueError(f"functions must be 'exact' or 'lanes', got {functions!r}")
     if not width > 0.0:
         raise ValueError(f"width must be > 0 (a fraction of the barrier), got {width!r}")
     X = np.asarray(X, dtype=np.float64)
@@ -105,7 +120,7 @@ def price_and_greeks(
         if not (X[:, col] > 0).all():
             raise ValueError(f"the autograd reference needs {name} > 0 in every row")
     params = torch.tensor(X)[:, None, :].repeat(1, n_paths, 1).requires_grad_(True)
-    payoff = _paths(params, n_steps, T, seed, method, width)
+    payoff = _paths(params, n_steps, T, seed, method, width, functions)
     (grads,) = torch.autograd.grad(payoff.sum(), params)
     payoff, grads = payoff.detach().numpy(), grads.numpy()
 

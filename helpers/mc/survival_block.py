@@ -1,0 +1,336 @@
+"""The survival estimator and its adjoint in the block kernel's lanes (Chapter 8).
+
+``helpers.mc.adjoint.survival_path`` defines the estimator one path at a time, with libm's
+``erfc`` and ``log`` and a branch per step; it runs at a fraction of the plain price kernel's
+speed. Here the same estimator runs as Chapter 1's kernel does: ``LANES`` paths of one option
+side by side, every per-step loop over the lanes free of branches (each test a select, the
+distribution functions those of ``helpers.mc.lane_special``), so LLVM vectorises it:
+
+1. **Uniforms**: Philox4x32-10 for four steps of every lane at once (the counter words of
+   ``survival_path``: step ``n`` takes word ``n % 4`` of counter ``n // 4``);
+2. **Forward**, per step and lane: the distance ``a`` to the barrier, ``p = Phi(-a)``, ``log
+   p``, the conditioned normal ``z = -Phi^-1(V p)`` (``lane_special.survival_draw``), the Euler
+   step; the step's tape (``TAPE_ROWS`` values per lane) is written for the reverse sweep;
+3. **Reverse**, per step and lane, backwards: the adjoints of the price, the running sum and
+   the log-weight, and of the step's parameters, as ``survival_path``'s reverse sweep computes
+   them, with the steps far from the barrier (``a < -12``) contributing through the Euler step
+   only (their tape entries for ``a`` are zero, so no branch is needed).
+
+The tape belongs to the block in flight: ``n_steps x TAPE_ROWS x LANES`` float64 (280 KB for
+365 steps), reused by the thread's next block, so memory grows with the steps, not the paths.
+A path's price depends only on its own uniforms, so the lanes change nothing: the block kernel
+and ``survival_path`` agree to rounding (``tests/test_survival_block.py``). Every option's
+paths are cut into chunks whose sums are added in a fixed order: the result does not depend on
+the number of threads.
+
+Precision: float64 throughout. Near the barrier ``a`` runs deep into the normal's tail, where
+``p`` underflows float32 at ``a = 9.4`` and ``log p`` must stay finite far beyond;
+``lane_special`` works with log-probabilities for that, and float64 keeps ``survival_path``'s
+semantics to rounding. The cost of that choice is in ``make bench`` (``R_price``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from numba import njit, prange
+
+from .jit import cached_njit
+from .lane_special import A_HIGHEST, A_LOWEST, standard_normal, survival_draw
+from .philox import philox4x32_10
+
+LANES = 16
+"""Paths side by side: two AVX-512 vectors of float64, four of AVX2."""
+
+CHUNK = 256
+"""Paths per unit of parallel work (a multiple of ``LANES``)."""
+
+TAPE_ROWS = 6
+"""Per step and lane: the price ``s`` before the step, the normal ``z``, and for the adjoint
+of ``a``: ``mills = phi(a) / p``, ``shift * g`` (``g = s sigma sqrt(dt)``), ``1 / g`` and
+``a`` itself (the last four zero where the step is far from the barrier)."""
+
+GAMMA_BUMP = 0.01
+"""Relative bump of S0 for gamma by central differences of the adjoint delta (both kernels'
+and ``helpers.mc.adjoint``'s)."""
+
+OUTPUTS = 8
+"""What a block yields per option, as ``helpers.mc.adjoint.OUTPUTS``: price, six Greeks,
+gamma."""
+
+_TWO_POW_M32 = 2.0**-32
+_U0 = np.uint64(0)
+
+
+@njit(inline="always")
+def _uniforms(v, counter, first_path, option, key0, key1):
+    """Fills ``v`` (``(4, LANES)`` float64) with the uniforms of four steps of every lane."""
+    for lane in range(LANES):
+        path = first_path + np.uint64(lane)
+        x0, x1, x2, x3 = philox4x32_10(np.uint64(counter), path, option, _U0, key0, key1)
+        v[0, lane] = (np.float64(x0) + 0.5) * _TWO_POW_M32
+        v[1, lane] = (np.float64(x1) + 0.5) * _TWO_POW_M32
+        v[2, lane] = (np.float64(x2) + 0.5) * _TWO_POW_M32
+        v[3, lane] = (np.float64(x3) + 0.5) * _TWO_POW_M32
+
+
+@njit(inline="always")
+def _forward(x, T, n_steps, key0, key1, option, first_path, n_live, v, tape, near, s, S, log_w,
+             alive, a):  # fmt: skip
+    """The forward sweep of one block: fills ``tape`` and ``near`` (whether any lane of a step
+    came within ``-A_LOWEST`` standard deviations of the barrier), and leaves each lane's
+    final running sum in ``S``, its log-weight in ``log_w`` and whether it lives in
+    ``alive``; ``a`` is scratch."""
+    B, S0, sigma, mu = x[1], x[2], x[3], x[4]
+    dt = T / n_steps
+    c = 1.0 + mu * dt
+    vol = sigma * math.sqrt(dt)
+    for lane in range(LANES):
+        s[lane] = S0
+        S[lane] = 0.0
+        log_w[lane] = 0.0
+        alive[lane] = lane < n_live
+    for counter in range((n_steps + 3) // 4):
+        _uniforms(v, counter, first_path, option, key0, key1)
+        for k in range(min(4, n_steps - 4 * counter)):
+            n = 4 * counter + k
+            near[n] = _distances(n, B, c, vol, s, S, a, alive)
+            if near[n]:
+                _step_near(v[k], c, vol, a, tape[n], s, S, log_w, alive)
+            else:
+                _step_far(v[k], c, vol, tape[n], s, S)
+
+
+@njit(inline="always")
+def _distances(n, B, c, vol, s, S, a, alive):
+    """Each lane's distance ``a`` to the barrier at step ``n``, in standard deviations of the
+    step. A step with a price or volatility of zero is deterministic: its lane is marked dead
+    here if it fails, and its ``a`` is ``A_LOWEST - 1`` (far). Returns whether any lane is
+    within ``-A_LOWEST`` standard deviations of the barrier."""
+    barrier = (n + 1) * B
+    near = False
+    for lane in range(LANES):
+        sn = s[lane]
+        g = sn * vol
+        random = g > 0.0
+        threshold = barrier - S[lane]
+        distance = (threshold - sn * c) / (g if random else 1.0)
+        a[lane] = distance if random else A_LOWEST - 1.0
+        alive[lane] &= random | (sn * c > threshold)
+        near |= a[lane] >= A_LOWEST
+    return near
+
+
+@njit(inline="always")
+def _step_far(v, c, vol, tape, s, S):
+    """A step where no lane is near the barrier: survival is certain in float64 (``p = 1``,
+    ``log p = 0``) and the normal unconditioned: ``_step_near``'s numbers there, bit for bit,
+    without the distribution function. The tape's rows for ``a`` are not written: the reverse
+    sweep skips them at such a step."""
+    for lane in range(LANES):
+        sn = s[lane]
+        z = standard_normal(v[lane])  # computed in every lane, then selected: no branch
+        z = z if sn * vol > 0.0 else 0.0
+        tape[0, lane] = sn
+        tape[1, lane] = z
+        sn = sn * (c + vol * z)
+        s[lane] = sn
+        S[lane] += sn
+
+
+@njit(inline="always")
+def _step_near(v, c, vol, a, tape, s, S, log_w, alive):
+    """A step where some lane is near the barrier: every lane's conditioned normal, survival
+    probability and log-weight (``lane_special.survival_draw``), and the tape's rows for the
+    adjoint of ``a`` (zero for the lanes far from it)."""
+    for lane in range(LANES):
+        sn = s[lane]
+        g = sn * vol
+        random = g > 0.0
+        z, p, log_p, mills, shift = survival_draw(v[lane], a[lane])
+        near = a[lane] >= A_LOWEST
+        z = z if random else 0.0
+        log_w[lane] += log_p if random else 0.0
+        alive[lane] &= (p > 0.0) | (not random)  # survival impossible: p = 0 in float64
+        tape[0, lane] = sn
+        tape[1, lane] = z
+        tape[2, lane] = mills if near else 0.0
+        tape[3, lane] = shift * g if near else 0.0
+        tape[4, lane] = 1.0 / g if near else 0.0
+        tape[5, lane] = min(a[lane], A_HIGHEST) if near else 0.0
+        sn = sn * (c + vol * z)
+        s[lane] = sn
+        S[lane] += sn
+
+
+ADJOINTS = ("S_bar", "s_bar", "c_bar", "vol_bar", "B_bar", "log_w_bar")
+"""The reverse sweep's adjoints per lane, rows of one flat array ``adj`` (row ``k`` at
+``k * LANES``): the running sum, the price (delta at the end), ``c = 1 + mu dt``, ``vol =
+sigma sqrt(dt)``, the barrier, and the log-weight (the seed, constant). One array with rows at
+constant offsets, not one array each: LLVM then proves the rows apart without runtime checks and
+vectorises the loops."""
+
+_S, _SP, _C, _VOL, _B, _LW = (k * LANES for k in range(len(ADJOINTS)))
+
+
+@njit(inline="always")
+def _reverse(x, T, n_steps, tape, near, adj):
+    """The reverse sweep of one block from the seeds in ``adj`` (rows ``S_bar`` and
+    ``log_w_bar``: zero for a lane that pays nothing); leaves each lane's d payoff / d (B, S0,
+    c, vol) in its rows ``B_bar``, ``s_bar`` (delta), ``c_bar`` and ``vol_bar``. Steps where
+    no lane was near the barrier (``near``) go back through the Euler step alone."""
+    dt = T / n_steps
+    c = 1.0 + x[4] * dt
+    vol = x[3] * math.sqrt(dt)
+    inv_vol = 1.0 / vol if vol > 0.0 else 0.0
+    for lane in range(LANES):
+        adj[_SP + lane] = 0.0
+        adj[_C + lane] = 0.0
+        adj[_VOL + lane] = 0.0
+        adj[_B + lane] = 0.0
+    for n in range(n_steps - 1, -1, -1):
+        if near[n]:
+            _back_near(n, c, vol, inv_vol, tape[n], adj)
+        else:
+            _back_far(c, vol, tape[n], adj)
+
+
+@njit(inline="always")
+def _back_far(c, vol, tape, adj):
+    """The reverse of ``_step_far``: through the Euler step only."""
+    for lane in range(LANES):
+        sn = tape[0, lane]
+        z = tape[1, lane]
+        s_next_bar = adj[_SP + lane] + adj[_S + lane]  # S_{n+1} = S_n + s_{n+1}
+        adj[_SP + lane] = s_next_bar * (c + vol * z)  # s_{n+1} = s_n (c + vol Z)
+        adj[_C + lane] += s_next_bar * sn
+        adj[_VOL + lane] += s_next_bar * sn * z
+
+
+@njit(inline="always")
+def _back_near(n, c, vol, inv_vol, tape, adj):
+    """The reverse of ``_step_near``: through the Euler step, and through ``a`` where a lane
+    was near the barrier (``survival_path``'s reverse sweep, with the ratios the forward
+    sweep taped)."""
+    for lane in range(LANES):
+        sn = tape[0, lane]
+        z = tape[1, lane]
+        a = tape[5, lane]
+        s_next_bar = adj[_SP + lane] + adj[_S + lane]
+        a_bar = s_next_bar * tape[3, lane] - adj[_LW + lane] * tape[2, lane]
+        a_g = a_bar * tape[4, lane]
+        adj[_B + lane] += a_g * (n + 1)
+        adj[_S + lane] -= a_g
+        adj[_SP + lane] = s_next_bar * (c + vol * z) - a_g * (c + a * vol)
+        adj[_C + lane] += s_next_bar * sn - a_bar * inv_vol
+        adj[_VOL + lane] += s_next_bar * sn * z - a_bar * a * inv_vol
+
+
+@njit(inline="always")
+def _sweep(x, T, n_steps, key0, key1, option, first_path, n_live, sweep, scratch):
+    """One block's payoffs (``scratch``'s ``payoff``) and, with ``sweep``, the adjoints of
+    its parameters (``adj``'s rows, ``ADJOINTS``); ``weight`` keeps each paying lane's
+    discounted survival weight."""
+    v, tape, s, S, log_w, alive, adj, weight, payoff, near, a = scratch
+    K, r = x[0], x[5]
+    _forward(x, T, n_steps, key0, key1, option, first_path, n_live, v, tape, near, s, S, log_w,
+             alive, a)  # fmt: skip
+    for lane in range(LANES):
+        excess = S[lane] / n_steps - K
+        pays = alive[lane] and excess > 0.0
+        w = math.exp(-r * T + log_w[lane]) if pays else 0.0
+        weight[lane] = w
+        payoff[lane] = w * excess if pays else 0.0
+        adj[_S + lane] = w / n_steps
+        adj[_LW + lane] = payoff[lane]
+    if sweep:
+        _reverse(x, T, n_steps, tape, near, adj)
+
+
+def _moments(X, n_paths, n_steps, T, key0, key1, sweep, with_gamma, gamma_bump, chunk):
+    """Per-option sums and sums of squares over the paths of price, the six Greeks and gamma,
+    shape ``(n, OUTPUTS)`` each (``helpers.mc.adjoint.OUTPUTS``' order)."""
+    n_options = X.shape[0]
+    n_chunks = (n_paths + chunk - 1) // chunk
+    sums = np.zeros((n_options, n_chunks, OUTPUTS))
+    sums_sq = np.zeros((n_options, n_chunks, OUTPUTS))
+    for work in prange(n_options * n_chunks):
+        i = work // n_chunks
+        part = work % n_chunks
+        scratch = (
+            np.empty((4, LANES)), np.empty((n_steps, TAPE_ROWS, LANES)),
+            np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES, dtype=np.bool_),
+            np.empty(len(ADJOINTS) * LANES), np.empty(LANES), np.empty(LANES),
+            np.empty(n_steps, dtype=np.bool_), np.empty(LANES),
+        )  # fmt: skip
+        adj, weight, payoff = scratch[6], scratch[7], scratch[8]
+        delta_up = np.zeros(LANES)
+        gamma = np.zeros(LANES)
+        x = X[i].copy()
+        S0 = x[2]
+        h = gamma_bump * S0 if S0 > 0.0 else gamma_bump
+        dt = T / n_steps
+        sqrt_dt = math.sqrt(dt)
+        acc = np.zeros(OUTPUTS)
+        acc_sq = np.zeros(OUTPUTS)
+        option = np.uint64(i)
+        end = min((part + 1) * chunk, n_paths)
+        for first in range(part * chunk, end, LANES):
+            n_live = min(LANES, end - first)
+            path = np.uint64(first)
+            # with gamma, the block is swept at S0 + h, S0 - h, then S0 (common uniforms)
+            for sweep_index in range(0 if with_gamma else 2, 3):
+                x[2] = (S0 + h, max(S0 - h, 0.0), S0)[sweep_index]
+                _sweep(x, T, n_steps, key0, key1, option, path, n_live,
+                       sweep or sweep_index < 2, scratch)  # fmt: skip
+                for lane in range(LANES):
+                    if sweep_index == 0:
+                        delta_up[lane] = adj[_SP + lane]
+                    elif sweep_index == 1:
+                        gamma[lane] = (delta_up[lane] - adj[_SP + lane]) / (S0 + h - x[2])
+            for lane in range(n_live):
+                value = payoff[lane]
+                if sweep:
+                    parts = (value, -weight[lane], adj[_B + lane], adj[_SP + lane],
+                             adj[_VOL + lane] * sqrt_dt, adj[_C + lane] * dt, -T * value,
+                             gamma[lane])  # fmt: skip
+                else:
+                    parts = (value, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+                for k in range(OUTPUTS):
+                    acc[k] += parts[k]
+                    acc_sq[k] += parts[k] * parts[k]
+        sums[i, part] = acc
+        sums_sq[i, part] = acc_sq
+    return sums.sum(axis=1), sums_sq.sum(axis=1)
+
+
+# error_model="numpy": a division by zero gives inf or NaN instead of raising, so that Numba
+# adds no zero test, which would keep the lane loops' divisions (in a, the ratios of
+# lane_special) from vectorising. Every divisor here is nonzero by construction or selected
+# away.
+_moments_parallel = cached_njit(_moments, "_moments_parallel", parallel=True,
+                                error_model="numpy")  # fmt: skip
+_moments_serial = cached_njit(_moments, "_moments_serial", error_model="numpy")
+_IMPORT_PID = os.getpid()
+
+
+def moments(
+    X: np.ndarray, n_paths: int, n_steps: int, T: float, key0: np.uint64, key1: np.uint64,
+    greeks: bool = True, with_gamma: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Sums and sums of squares over the paths of price, the six Greeks and gamma.
+
+    Args:
+        X: checked options, float64 of shape ``(n, 6)``.
+        greeks: run the reverse sweep (without it, only the price column is filled).
+        with_gamma: also sweep each block at ``S0 (1 +- GAMMA_BUMP)`` for gamma (3x the work).
+
+    Returns:
+        Two float64 arrays of shape ``(n, 8)``, columns ``helpers.mc.adjoint.OUTPUTS``; the
+        columns not computed are zero.
+    """
+    kernel = _moments_parallel if os.getpid() == _IMPORT_PID else _moments_serial
+    return kernel(X, n_paths, n_steps, T, key0, key1, greeks, greeks and with_gamma,
+                  GAMMA_BUMP, CHUNK)  # fmt: skip
