@@ -201,3 +201,18 @@ def test_a_section_measured_again_says_when_and_where():
     result["training_step"] = {"date": "later"}  # the training topic writes this key
     assert "the machine not recorded" in benchmark.runner.remeasured(result, "training")
     assert benchmark.runner.remeasured(result, "adjoint") is None
+
+
+def test_the_chapters_quote_the_newest_run_that_measured_a_topic(tmp_path):
+    runner = benchmark.runner
+    old = {"date": "2026-12-01", "machine": {"cpu": "AMD EPYC", "cores": "2"},
+           "localvol": {"R_adjoint": 2.0}}  # fmt: skip
+    new = {"date": "2026-12-01", "machine": {"cpu": "Intel Xeon", "cores": "2"},
+           "localvol": {"R_adjoint": 3.0, "date": "2026-12-06"}}  # fmt: skip
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"machines": {"a": old, "b": new}}))
+    assert runner.recorded_run("localvol", path)["machine"]["cpu"] == "Intel Xeon"
+    with pytest.raises(ValueError, match="no run in .* holds 'service'"):
+        runner.recorded_run("service", path)
+    # the repository's own file, as the chapters read it
+    assert "machine" in runner.recorded_run("timings")

@@ -22,7 +22,7 @@ ADJOINT_TARGET = 2.5
 
 R_PRICE_TARGET = 6.0
 """R_price = time(price, six Greeks and gamma) / time(the plain price kernel) should stay below
-it (issue 32's target; its goals: 3 without gamma, 5 with it)."""
+it (the course's target; its goals: 3 without gamma, 5 with it)."""
 
 
 def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> dict:

@@ -172,6 +172,32 @@ def load_runs(path: Path) -> dict[str, dict]:
     return {machine_key(data): data} if data else {}
 
 
+def recorded_run(key: str, path: Path | None = None) -> dict:
+    """The newest recorded run (``bench/results.json``) that holds ``key`` (a topic's section,
+    ``"localvol"`` say): a whole run, with its ``machine`` and ``date``, as the chapters quote
+    ``make bench``'s figures beside the machine that measured them.
+
+    Args:
+        key: a key of a run (``SECTION_KEYS``, or a topic's name).
+        path: the results file (default: the repository's ``bench/results.json``).
+
+    Raises:
+        ValueError: no recorded run holds ``key``.
+    """
+    from ..core.config import DATA_DIR
+
+    path = path or DATA_DIR.parent / "bench" / "results.json"
+    runs = [run for run in load_runs(path).values() if key in run]
+    if not runs:
+        raise ValueError(f"no run in {path} holds {key!r}: run make bench")
+
+    def newest(run: dict) -> str:
+        section = run[key]
+        return section.get("date", run.get("date", "")) if isinstance(section, dict) else ""
+
+    return max(runs, key=newest)
+
+
 def _demoted(page: str) -> list[str]:
     """A run's page below a machine's heading: its title dropped, every heading one level
     deeper."""
