@@ -89,7 +89,9 @@ def test_measured_table_names_the_three_ratios_and_the_articles_price():
 
 def test_cost_table_sets_each_computation_against_both_prices():
     body = cost_table(cost()).data.splitlines()
-    assert body[0] == "| computation | s, 1 thread | / survival price | / plain price |"
+    assert body[0] == (
+        "| computation | s, 1 thread | / survival price, same kernel | / plain price |"
+    )
     assert "| price + 6 Greeks (adjoint) | 0.1100 | 1.10 | 11.0 |" in body
     assert "| price + 6 Greeks (torch autograd) | 1.0000 | 10.00 | 100.0 |" in body
     two = cost()
@@ -100,3 +102,6 @@ def test_cost_table_sets_each_computation_against_both_prices():
     assert "| price + 6 Greeks (torch autograd) | 1.0000 | not timed | 10.00 | 100.0 |" in lines
     assert not any("plain estimator's price" in line for line in
                    cost_table(cost(plain=False)).data.splitlines())  # fmt: skip
+    lanes = cost_table(block_cost()).data.splitlines()
+    assert "| price + 6 Greeks (adjoint), in lanes | 0.0400 | 1.33 | 4.0 |" in lanes
+    assert "| bump-and-revalue, 13 survival prices | 1.3000 | 43.33 | 130.0 |" in lanes

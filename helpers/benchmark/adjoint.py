@@ -212,34 +212,37 @@ def adjoint_lines(a: dict) -> list[str]:
 
 def cost_table(cost: dict) -> Markdown:
     """``time_adjoint``'s figures as Chapter 8 shows them: a row per computation, its seconds on
-    one thread and on every core, and on one thread its cost in survival prices and in plain
-    prices (the plain estimator's kernel, which prices without Greeks). Autograd is timed on one
-    thread only: its every-core cell says "not timed"; a row the run did not measure (the plain
-    price in older results) is left out."""
+    one thread and on every core, and on one thread its cost in survival prices of the same
+    kernel (one path at a time, or in the lanes: bump-and-revalue prices through
+    ``price_options``, so in the lanes) and in plain prices (the plain estimator's kernel, which
+    prices without Greeks). Autograd is timed on one thread only: its every-core cell says "not
+    timed"; a row the run did not measure (the plain price or the lanes in older results) is
+    left out."""
     one = cost["threads"]["1"]
     many = max(cost["threads"], key=int)
     plain = one.get("plain_price_s")
+    lanes = "block_price_s" if "block_price_s" in one else "price_s"
     rows = []
-    for name, key in [
-        ("plain estimator's price", "plain_price_s"),
-        ("survival estimator's price", "price_s"),
-        ("price + 6 Greeks (adjoint)", "greeks_s"),
-        ("price + 6 Greeks + gamma (adjoint)", "greeks_and_gamma_s"),
-        ("survival price, in lanes", "block_price_s"),
-        ("price + 6 Greeks (adjoint), in lanes", "block_greeks_s"),
-        ("price + 6 Greeks + gamma (adjoint), in lanes", "block_greeks_and_gamma_s"),
-        ("bump-and-revalue, 13 survival prices", "bump_and_revalue_s"),
-        ("price + 6 Greeks (torch autograd)", "autograd_s"),
+    for name, key, per in [
+        ("plain estimator's price", "plain_price_s", "price_s"),
+        ("survival estimator's price", "price_s", "price_s"),
+        ("price + 6 Greeks (adjoint)", "greeks_s", "price_s"),
+        ("price + 6 Greeks + gamma (adjoint)", "greeks_and_gamma_s", "price_s"),
+        ("survival price, in lanes", "block_price_s", lanes),
+        ("price + 6 Greeks (adjoint), in lanes", "block_greeks_s", lanes),
+        ("price + 6 Greeks + gamma (adjoint), in lanes", "block_greeks_and_gamma_s", lanes),
+        ("bump-and-revalue, 13 survival prices", "bump_and_revalue_s", lanes),
+        ("price + 6 Greeks (torch autograd)", "autograd_s", "price_s"),
     ]:
         seconds = cost.get(key) if key == "autograd_s" else one.get(key)
         if seconds is None:
             continue
         on_many = cost["threads"][many].get(key)
         rows.append([name, f"{seconds:.4f}", f"{on_many:.4f}" if on_many else "not timed",
-                     f"{seconds / one['price_s']:.2f}",
+                     f"{seconds / one[per]:.2f}",
                      f"{seconds / plain:.1f}" if plain else ""])  # fmt: skip
-    columns = ["computation", "s, 1 thread", f"s, {many} threads", "/ survival price",
-               "/ plain price"]  # fmt: skip
+    columns = ["computation", "s, 1 thread", f"s, {many} threads",
+               "/ survival price, same kernel", "/ plain price"]  # fmt: skip
     if many == "1":
         columns.pop(2)
         rows = [row[:2] + row[3:] for row in rows]

@@ -423,10 +423,10 @@ if __name__ == "__main__":
 
 
 def torch_survival_draw(v, a):
-    """``survival_draw``'s ``(z, p, log_p)`` on float64 tensors, by the same approximations (Hart's
-    ratio and continued fraction, AS 241 fed with log-probabilities; PyTorch's own ``exp`` and
-    ``log``, within an ulp of ``exp64`` and ``log64``), so that autograd differentiates what the
-    kernel computes."""
+    """``survival_draw``'s ``(z, p, log_p)`` on float64 tensors, by the same approximations
+    (Cody's ratios, the split exponent, AS 241 fed with log-probabilities; PyTorch's own ``exp``
+    and ``log``, within an ulp of ``exp64`` and ``log64``), so that autograd differentiates what
+    the kernel computes."""
     import torch
 
     a = a.clamp(A_LOWEST, A_HIGHEST)

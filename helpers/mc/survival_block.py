@@ -8,25 +8,31 @@ distribution functions those of ``helpers.mc.lane_special``), so LLVM vectorises
 
 1. **Uniforms**: Philox4x32-10 for four steps of every lane at once (the counter words of
    ``survival_path``: step ``n`` takes word ``n % 4`` of counter ``n // 4``);
-2. **Forward**, per step and lane: the distance ``a`` to the barrier, ``p = Phi(-a)``, ``log
-   p``, the conditioned normal ``z = -Phi^-1(V p)`` (``lane_special.survival_draw``), the Euler
-   step; the step's tape (``TAPE_ROWS`` values per lane) is written for the reverse sweep;
-3. **Reverse**, per step and lane, backwards: the adjoints of the price, the running sum and
-   the log-weight, and of the step's parameters, as ``survival_path``'s reverse sweep computes
-   them, with the steps far from the barrier (``a < -12``) contributing through the Euler step
-   only (their tape entries for ``a`` are zero, so no branch is needed).
+2. **Forward**, per step: every lane's distance ``a`` to the barrier (``_distances``); if any
+   lane of the block is within 12 standard deviations of it, every lane's ``p = Phi(-a)``,
+   ``log p`` and conditioned normal ``z = -Phi^-1(V p)`` (``lane_special.survival_draw``,
+   ``_step_near``), else the unconditioned normal alone (``_step_far``: ``p = 1`` in float64
+   there, the same numbers bit for bit); then the Euler step, and the step's tape
+   (``TAPE_ROWS`` values per lane) for the reverse sweep;
+3. **Reverse**, per step, backwards: the adjoints of the price, the running sum and the
+   log-weight, and of the step's parameters, as ``survival_path``'s reverse sweep computes
+   them (``_back_near``), or through the Euler step alone at a step where no lane was near
+   the barrier (``_back_far``).
 
-The tape belongs to the block in flight: ``n_steps x TAPE_ROWS x LANES`` float64 (280 KB for
-365 steps), reused by the thread's next block, so memory grows with the steps, not the paths.
-A path's price depends only on its own uniforms, so the lanes change nothing: the block kernel
-and ``survival_path`` agree to rounding (``tests/test_survival_block.py``). Every option's
-paths are cut into chunks whose sums are added in a fixed order: the result does not depend on
-the number of threads.
+The tape belongs to the block in flight: ``n_steps x TAPE_ROWS x LANES`` float64 (274 KiB for
+365 steps), reused by the thread's next block, so memory grows with the steps, not the paths:
+the survival step cannot be run backwards from its end state (its normal depends on the state
+before it), so each step's state is kept. A path's price depends only on its own uniforms, so
+the lanes change nothing: the block kernel and ``survival_path`` agree to rounding
+(``tests/test_survival_block.py``). Every option's paths are cut into chunks whose sums are added
+in a fixed order: the result does not depend on the number of threads.
 
 Precision: float64 throughout. Near the barrier ``a`` runs deep into the normal's tail, where
 ``p`` underflows float32 at ``a = 9.4`` and ``log p`` must stay finite far beyond;
 ``lane_special`` works with log-probabilities for that, and float64 keeps ``survival_path``'s
-semantics to rounding. The cost of that choice is in ``make bench`` (``R_price``).
+semantics to rounding. What it costs is in ``make bench``'s adjoint section (``R_price``): on
+2026-12-06, on an AMD EPYC, the forward sweep cost 4.6 plain prices, most of it the float64
+inverse normal that every step draws.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ CHUNK = 256
 TAPE_ROWS = 6
 """Per step and lane: the price ``s`` before the step, the normal ``z``, and for the adjoint
 of ``a``: ``mills = phi(a) / p``, ``shift * g`` (``g = s sigma sqrt(dt)``), ``1 / g`` and
-``a`` itself (the last four zero where the step is far from the barrier)."""
+``a`` itself. The last four are zero for a lane far from the barrier at a step where another
+lane is near it, and are not written at a step where no lane is (the reverse sweep skips them
+there)."""
 
 GAMMA_BUMP = 0.01
 """Relative bump of S0 for gamma by central differences of the adjoint delta (both kernels'
