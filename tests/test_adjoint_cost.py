@@ -92,13 +92,13 @@ def test_cost_table_sets_each_computation_against_both_prices():
     assert body[0] == (
         "| computation | s, 1 thread | / survival price, same kernel | / plain price |"
     )
-    assert "| price + 6 Greeks (adjoint) | 0.1100 | 1.10 | 11.0 |" in body
+    assert "| price + 6 Greeks (adjoint), one path at a time | 0.1100 | 1.10 | 11.0 |" in body
     assert "| price + 6 Greeks (torch autograd) | 1.0000 | 10.00 | 100.0 |" in body
     two = cost()
     two["threads"]["2"] = dict(two["threads"]["1"], price_s=0.05)
     lines = cost_table(two).data.splitlines()
     assert lines[0].startswith("| computation | s, 1 thread | s, 2 threads |")
-    assert "| survival estimator's price | 0.1000 | 0.0500 | 1.00 | 10.0 |" in lines
+    assert "| survival price, one path at a time | 0.1000 | 0.0500 | 1.00 | 10.0 |" in lines
     assert "| price + 6 Greeks (torch autograd) | 1.0000 | not timed | 10.00 | 100.0 |" in lines
     assert not any("plain estimator's price" in line for line in
                    cost_table(cost(plain=False)).data.splitlines())  # fmt: skip

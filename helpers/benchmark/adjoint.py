@@ -225,9 +225,9 @@ def cost_table(cost: dict) -> Markdown:
     rows = []
     for name, key, per in [
         ("plain estimator's price", "plain_price_s", "price_s"),
-        ("survival estimator's price", "price_s", "price_s"),
-        ("price + 6 Greeks (adjoint)", "greeks_s", "price_s"),
-        ("price + 6 Greeks + gamma (adjoint)", "greeks_and_gamma_s", "price_s"),
+        ("survival price, one path at a time", "price_s", "price_s"),
+        ("price + 6 Greeks (adjoint), one path at a time", "greeks_s", "price_s"),
+        ("price + 6 Greeks + gamma (adjoint), one path at a time", "greeks_and_gamma_s", "price_s"),
         ("survival price, in lanes", "block_price_s", lanes),
         ("price + 6 Greeks (adjoint), in lanes", "block_greeks_s", lanes),
         ("price + 6 Greeks + gamma (adjoint), in lanes", "block_greeks_and_gamma_s", lanes),
