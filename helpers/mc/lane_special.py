@@ -11,7 +11,7 @@ lanes of a block runs on whole vectors of paths:
 * ``exp64`` and ``log64``: fdlibm's ``e_exp.c`` and ``e_log.c`` (Sun Microsystems, 1993; the
   algorithms of every C library since), the exponent taken apart and put together with integer
   operations on the float's bits (``_bits``, ``_from_bits``: LLVM's ``bitcast``, free);
-* ``survival_log_probability(a)``: ``Phi(-a)`` and ``log Phi(-a)`` from W. J. Cody's rational
+* ``survival_draw(v, a)``: ``Phi(-a)`` and ``log Phi(-a)`` from W. J. Cody's rational
   Chebyshev approximations of ``erf`` and ``erfc`` (W. J. Cody, "Rational Chebyshev
   approximations for the error function", Mathematics of Computation 23 (1969), 631-637; the
   constants of netlib's ``specfun/erf``), each interval's ratio formed and the right one
@@ -224,22 +224,38 @@ def _tail_ratio(y, e):
     return 0.5 * top / bottom
 
 
-@njit(inline="always")
-def survival_log_probability(a):
-    """The probability that a standard normal exceeds ``a``, and its logarithm.
-
-    Args:
-        a: float64; values below ``A_LOWEST`` or above ``A_HIGHEST`` are evaluated there.
-
-    Returns:
-        ``(p, log_p)``: ``p = Phi(-a)`` (underflowing to 0 above ``a = 38.4``) and ``log p``
-        (finite up to ``A_HIGHEST``).
-    """
-    draw = survival_draw(0.5, a)
-    return draw[1], draw[2]
-
-
 # --- the normal quantile (AS 241) ----------------------------------------------------------------
+
+AS241 = (
+    (2.5090809287301226727e3, 3.3430575583588128105e4, 6.7265770927008700853e4,
+     4.5921953931549871457e4, 1.3731693765509461125e4, 1.9715909503065514427e3,
+     1.3314166789178437745e2, 3.3871328727963666080e0),
+    (5.2264952788528545610e3, 2.8729085735721942674e4, 3.9307895800092710610e4,
+     2.1213794301586595867e4, 5.3941960214247511077e3, 6.8718700749205790830e2,
+     4.2313330701600911252e1, 1.0),
+    (7.74545014278341407640e-4, 2.27238449892691845833e-2, 2.41780725177450611770e-1,
+     1.27045825245236838258e0, 3.64784832476320460504e0, 5.76949722146069140550e0,
+     4.63033784615654529590e0, 1.42343711074968357734e0),
+    (1.05075007164441684324e-9, 5.47593808499534494600e-4, 1.51986665636164571966e-2,
+     1.48103976427480074590e-1, 6.89767334985100004550e-1, 1.67638483018380384940e0,
+     2.05319162663775882187e0, 1.0),
+    (2.01033439929228813265e-7, 2.71155556874348757815e-5, 1.24266094738807843860e-3,
+     2.65321895265761230930e-2, 2.96560571828504891230e-1, 1.78482653991729133580e0,
+     5.46378491116411436990e0, 6.65790464350110377720e0),
+    (2.04426310338993978564e-15, 1.42151175831644588870e-7, 1.84631831751005468180e-5,
+     7.86869131145613259100e-4, 1.48753612908506148525e-2, 1.36929880922735805310e-1,
+     5.99832206555887937690e-1, 1.0),
+)  # fmt: skip
+"""AS 241's coefficients (``helpers.mc.special.norm_ppf``'s), highest power first: the central
+branch's numerator and denominator, then the tail's for ``r <= 5``, then for ``r > 5``; for
+``normal_quantile`` and its PyTorch mirror."""
+
+
+@njit(inline="always")
+def _horner8(t, c):
+    """``c[0] t^7 + c[1] t^6 + ... + c[7]`` (eight coefficients, highest power first)."""
+    return ((((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t + c[5]) * t
+            + c[6]) * t + c[7]  # fmt: skip
 
 
 @njit(inline="always")
@@ -257,33 +273,10 @@ def normal_quantile(q, log_small):
     """
     qq = q - 0.5
     rc = 0.180625 - qq * qq
-    c_num = ((((((2.5090809287301226727e3 * rc + 3.3430575583588128105e4) * rc
-                 + 6.7265770927008700853e4) * rc + 4.5921953931549871457e4) * rc
-               + 1.3731693765509461125e4) * rc + 1.9715909503065514427e3) * rc
-             + 1.3314166789178437745e2) * rc + 3.3871328727963666080e0  # fmt: skip
-    c_den = ((((((5.2264952788528545610e3 * rc + 2.8729085735721942674e4) * rc
-                 + 3.9307895800092710610e4) * rc + 2.1213794301586595867e4) * rc
-               + 5.3941960214247511077e3) * rc + 6.8718700749205790830e2) * rc
-             + 4.2313330701600911252e1) * rc + 1.0  # fmt: skip
+    c_num, c_den = _horner8(rc, AS241[0]), _horner8(rc, AS241[1])
     r = math.sqrt(-min(log_small, -0.5))  # the central branch's lanes take any r
-    r1 = r - 1.6
-    m_num = ((((((7.74545014278341407640e-4 * r1 + 2.27238449892691845833e-2) * r1
-                 + 2.41780725177450611770e-1) * r1 + 1.27045825245236838258e0) * r1
-               + 3.64784832476320460504e0) * r1 + 5.76949722146069140550e0) * r1
-             + 4.63033784615654529590e0) * r1 + 1.42343711074968357734e0  # fmt: skip
-    m_den = ((((((1.05075007164441684324e-9 * r1 + 5.47593808499534494600e-4) * r1
-                 + 1.51986665636164571966e-2) * r1 + 1.48103976427480074590e-1) * r1
-               + 6.89767334985100004550e-1) * r1 + 1.67638483018380384940e0) * r1
-             + 2.05319162663775882187e0) * r1 + 1.0  # fmt: skip
-    r2 = r - 5.0
-    f_num = ((((((2.01033439929228813265e-7 * r2 + 2.71155556874348757815e-5) * r2
-                 + 1.24266094738807843860e-3) * r2 + 2.65321895265761230930e-2) * r2
-               + 2.96560571828504891230e-1) * r2 + 1.78482653991729133580e0) * r2
-             + 5.46378491116411436990e0) * r2 + 6.65790464350110377720e0  # fmt: skip
-    f_den = ((((((2.04426310338993978564e-15 * r2 + 1.42151175831644588870e-7) * r2
-                 + 1.84631831751005468180e-5) * r2 + 7.86869131145613259100e-4) * r2
-               + 1.48753612908506148525e-2) * r2 + 1.36929880922735805310e-1) * r2
-             + 5.99832206555887937690e-1) * r2 + 1.0  # fmt: skip
+    m_num, m_den = _horner8(r - 1.6, AS241[2]), _horner8(r - 1.6, AS241[3])
+    f_num, f_den = _horner8(r - 5.0, AS241[4]), _horner8(r - 5.0, AS241[5])
     central = abs(qq) <= 0.425
     mid = r <= 5.0
     sign = -1.0 if qq < 0.0 else 1.0
@@ -311,8 +304,9 @@ def survival_draw(v, a):
 
     Returns:
         ``(z, p, log_p, mills, shift)``: ``z = -Phi^-1(v p)``, the normal conditioned on
-        ``Z > a``; ``p = Phi(-a)`` and ``log p`` (``survival_log_probability``); ``mills =
-        phi(a) / p``; ``shift = v phi(a) / phi(z)``. The last two are the derivatives
+        ``Z > a``; ``p = Phi(-a)`` (underflowing to 0 above ``a = 38.4``) and ``log p`` (finite
+        up to ``A_HIGHEST``); ``mills = phi(a) / p``; ``shift = v phi(a) / phi(z)``. The last
+        two are the derivatives
         ``-d log p / da`` and ``dz / da`` of the exact functions (``d/da`` of
         ``-Phi^-1(v Phi(-a))``), evaluated at the computed values.
     """
@@ -477,33 +471,9 @@ def _torch_quantile(q, log_small):
     qq = q - 0.5
     rc = 0.180625 - qq * qq
     r = torch.sqrt(-torch.clamp(log_small, max=-0.5))
-    central = horner(rc, _AS241[0]) / horner(rc, _AS241[1]) * qq
-    mid = horner(r - 1.6, _AS241[2]) / horner(r - 1.6, _AS241[3])
-    far = horner(r - 5.0, _AS241[4]) / horner(r - 5.0, _AS241[5])
+    central = horner(rc, AS241[0]) / horner(rc, AS241[1]) * qq
+    mid = horner(r - 1.6, AS241[2]) / horner(r - 1.6, AS241[3])
+    far = horner(r - 5.0, AS241[4]) / horner(r - 5.0, AS241[5])
     tail = torch.where(r <= 5.0, mid, far)
     tail = torch.where(qq < 0.0, -tail, tail)
     return torch.where(qq.abs() <= 0.425, central, tail)
-
-
-_AS241 = (
-    (2.5090809287301226727e3, 3.3430575583588128105e4, 6.7265770927008700853e4,
-     4.5921953931549871457e4, 1.3731693765509461125e4, 1.9715909503065514427e3,
-     1.3314166789178437745e2, 3.3871328727963666080e0),
-    (5.2264952788528545610e3, 2.8729085735721942674e4, 3.9307895800092710610e4,
-     2.1213794301586595867e4, 5.3941960214247511077e3, 6.8718700749205790830e2,
-     4.2313330701600911252e1, 1.0),
-    (7.74545014278341407640e-4, 2.27238449892691845833e-2, 2.41780725177450611770e-1,
-     1.27045825245236838258e0, 3.64784832476320460504e0, 5.76949722146069140550e0,
-     4.63033784615654529590e0, 1.42343711074968357734e0),
-    (1.05075007164441684324e-9, 5.47593808499534494600e-4, 1.51986665636164571966e-2,
-     1.48103976427480074590e-1, 6.89767334985100004550e-1, 1.67638483018380384940e0,
-     2.05319162663775882187e0, 1.0),
-    (2.01033439929228813265e-7, 2.71155556874348757815e-5, 1.24266094738807843860e-3,
-     2.65321895265761230930e-2, 2.96560571828504891230e-1, 1.78482653991729133580e0,
-     5.46378491116411436990e0, 6.65790464350110377720e0),
-    (2.04426310338993978564e-15, 1.42151175831644588870e-7, 1.84631831751005468180e-5,
-     7.86869131145613259100e-4, 1.48753612908506148525e-2, 1.36929880922735805310e-1,
-     5.99832206555887937690e-1, 1.0),
-)  # fmt: skip
-"""AS 241's coefficients, highest power first: the central branch's numerator and denominator,
-then the tail's for ``r <= 5``, then for ``r > 5`` (as in ``normal_quantile``)."""
