@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _has_avx512() -> bool:
-    features = vector_width._host_features()
+    features = vector_width.host_features()
     return bool(features and features.get("avx512f"))
 
 
@@ -75,7 +75,7 @@ def _compile_for_intel(prefer_256: bool) -> dict:
     env = {**os.environ, "NUMBA_CPU_NAME": "sapphirerapids"}
     env.pop("NUMBA_CPU_FEATURES", None)
     if prefer_256:
-        features = vector_width._host_features()
+        features = vector_width.host_features()
         flat = ",".join(f"{'+' if on else '-'}{name}" for name, on in sorted(features.items()))
         env["NUMBA_CPU_FEATURES"] = flat + ",+prefer-256-bit"
     done = subprocess.run([sys.executable, "-c", _COMPILE], env=env, cwd=ROOT, timeout=300,

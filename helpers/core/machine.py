@@ -8,6 +8,8 @@ import platform
 
 import numpy as np
 
+from .vector_width import host_features as _host_features  # LLVM's host features
+
 
 def gpu_available() -> bool:
     """True when CuPy imports and sees at least one CUDA device (what ``backend="auto"`` and
@@ -38,17 +40,6 @@ def _cpu_name() -> str:
     except OSError:  # not Linux: fall back to what platform knows
         pass
     return platform.processor() or platform.machine()
-
-
-def _host_features():
-    """LLVM's features of the host CPU (the compiler Numba uses), or ``None`` where LLVM
-    cannot be asked: a description of the machine should never fail."""
-    try:
-        import llvmlite.binding as llvm
-
-        return llvm.get_host_cpu_features()
-    except Exception:
-        return None
 
 
 def simd_width() -> str:

@@ -33,15 +33,17 @@ FEATURE = "-prefer-256-bit"
 VARIABLE = "NUMBA_CPU_FEATURES"
 
 
-def full_width_features(host_features: str) -> str:
-    """``host_features`` (LLVM's ``+a,-b,...`` string) with 512-bit vectors preferred: any
+def full_width_features(features: str) -> str:
+    """``features`` (LLVM's ``+a,-b,...`` string) with 512-bit vectors preferred: any
     ``prefer-256-bit`` entry replaced by ``-prefer-256-bit``."""
-    kept = [f for f in host_features.split(",") if f and f.lstrip("+-") != FEATURE[1:]]
+    kept = [f for f in features.split(",") if f and f.lstrip("+-") != FEATURE[1:]]
     return ",".join([*kept, FEATURE])
 
 
-def _host_features() -> dict[str, bool] | None:
-    """LLVM's features of the host, or ``None`` where LLVM cannot be asked."""
+def host_features() -> dict[str, bool] | None:
+    """LLVM's features of the host CPU (the compiler Numba uses), or ``None`` where LLVM cannot
+    be asked: neither a description of the machine (``helpers.core.machine``) nor ``import
+    helpers`` should ever fail on it."""
     try:
         import llvmlite.binding as llvm
 
@@ -64,7 +66,7 @@ def use_full_vector_width() -> str | None:
         return None
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return None
-    features = _host_features()
+    features = host_features()
     if not features or not features.get("avx512f"):
         return None
     flat = ",".join(f"{'+' if on else '-'}{name}" for name, on in sorted(features.items()))
