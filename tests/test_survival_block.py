@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers.core.domain import ARTICLE_MC_EXAMPLE, COLUMNS
-from helpers.mc import adjoint, autograd, lane_special, survival_block
+from helpers.mc import adjoint, autograd, block_moments, lane_special
 from helpers.mc.philox import split_seed
 
 # the article's example, one option just above its barrier, one knocked out almost surely, no
@@ -33,7 +33,7 @@ def test_distribution_functions_are_within_their_stated_errors():
 @pytest.mark.parametrize("with_gamma", [False, True])
 def test_block_and_one_path_at_a_time_agree_to_rounding(with_gamma):
     n_paths, n_steps, key = 37, 30, split_seed(11)  # 37: a block with lanes left empty
-    block, block_sq = survival_block.moments(MIXED, n_paths, n_steps, 1.0, *key,
+    block, block_sq = block_moments.moments(MIXED, n_paths, n_steps, 1.0, *key,
                                              with_gamma=with_gamma)  # fmt: skip
     scalar, scalar_sq = adjoint.moments(MIXED, n_paths, n_steps, 1.0, *key, "survival",
                                         adjoint.DEFAULT_WIDTH, with_gamma=with_gamma)  # fmt: skip
@@ -51,7 +51,7 @@ def test_block_adjoint_equals_torch_autograd_on_the_same_uniforms(n_steps, funct
     # through PyTorch's log_ndtr and ndtri, which the approximations match to 1e-13
     points = MIXED[[0, 1, 2, 3, 4, 7]]  # autograd needs S0 > 0 and sigma > 0
     n_paths, seed = 48, 5
-    total, _ = survival_block.moments(points, n_paths, n_steps, 1.0, *split_seed(seed),
+    total, _ = block_moments.moments(points, n_paths, n_steps, 1.0, *split_seed(seed),
                                       with_gamma=False)  # fmt: skip
     ref = autograd.price_and_greeks(points, n_paths, n_steps, seed=seed, method="survival",
                                     functions=functions)  # fmt: skip
@@ -68,9 +68,9 @@ def test_block_kernel_does_not_depend_on_the_thread_count():
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = survival_block.moments(MIXED, 600, 20, 1.0, *key)
+        one = block_moments.moments(MIXED, 600, 20, 1.0, *key)
         numba.set_num_threads(max(before, 2))
-        two = survival_block.moments(MIXED, 600, 20, 1.0, *key)
+        two = block_moments.moments(MIXED, 600, 20, 1.0, *key)
     finally:
         numba.set_num_threads(before)
     np.testing.assert_array_equal(one[0], two[0])
@@ -85,7 +85,7 @@ def test_block_greeks_equal_crn_central_differences_of_the_block_price(point):
     to the differences' truncation error, far inside the Greeks' standard errors."""
     x = MIXED[point]
     n_paths, n_steps, key = 2_000, 50, split_seed(3)
-    total, total_sq = survival_block.moments(x[None], n_paths, n_steps, 1.0, *key,
+    total, total_sq = block_moments.moments(x[None], n_paths, n_steps, 1.0, *key,
                                              with_gamma=False)  # fmt: skip
     adjoint_greeks = total[0, 1:7] / n_paths
     stderr = np.sqrt(np.maximum(total_sq[0, 1:7] / n_paths - adjoint_greeks**2, 0) / n_paths)
@@ -95,7 +95,7 @@ def test_block_greeks_equal_crn_central_differences_of_the_block_price(point):
         for sign in (1.0, -1.0):
             bumped = x.copy()
             bumped[column] += sign * h
-            sums, _ = survival_block.moments(bumped[None], n_paths, n_steps, 1.0, *key,
+            sums, _ = block_moments.moments(bumped[None], n_paths, n_steps, 1.0, *key,
                                              greeks=False)  # fmt: skip
             prices.append(sums[0, 0] / n_paths)
         difference = (prices[0] - prices[1]) / (2 * h)

@@ -30,11 +30,13 @@ def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> 
 
     Times, best of ``repeats`` interleaved runs after a warm-up, on one thread and on every
     core, for the two kernels of the survival estimator, the block kernel in the lanes
-    (``helpers.mc.survival_block``, what ``price_options`` runs) and the one-path-at-a-time
-    definition (``helpers.mc.adjoint.survival_path``): the price alone; the price and its six
-    first-order Greeks (one forward and one reverse sweep per path); the same with gamma (two
-    more sweeps per path). Then bump-and-revalue, 13 prices of the same estimator at the same
-    paths per price (``bump_and_revalue_batch``, in one batch), and the plain estimator's price
+    (``helpers.mc.survival_block`` through ``helpers.mc.block_moments``, what ``price_options``
+    runs) and the one-path-at-a-time definition (``helpers.mc.adjoint.survival_path``): the
+    price alone; the price and its six first-order Greeks (one forward and one reverse sweep
+    per path); the same with gamma (two more sweeps per path), in the lanes by either of
+    ``block_moments.GAMMA_ROUTES``. Then bump-and-revalue, 13 prices of the same estimator at
+    the same paths per price (``bump_and_revalue_batch``, in one batch), and the plain
+    estimator's price
     (``price_options(..., backend="numba")``: the hard knock-out, the kernel that prices
     without Greeks). Ratios: ``R`` (Greeks over the survival price, one path at a time),
     ``R_block`` (the same in the lanes), ``R_price`` (the block kernel's Greeks over the plain
@@ -49,7 +51,7 @@ def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> 
     import numba
     import torch
 
-    from ..mc import adjoint, autograd, survival_block
+    from ..mc import adjoint, autograd, block_moments, survival_block
     from ..mc.philox import split_seed
 
     X = ARTICLE_MC_EXAMPLE
@@ -60,8 +62,9 @@ def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> 
         adjoint.moments(X, n_paths, n_steps, 1.0, *key, "survival", adjoint.DEFAULT_WIDTH,
                         greeks=greeks, with_gamma=gamma)  # fmt: skip
 
-    def block(greeks: bool, gamma: bool = False) -> None:
-        survival_block.moments(X, n_paths, n_steps, 1.0, *key, greeks=greeks, with_gamma=gamma)
+    def block(greeks: bool, gamma: bool = False, route: str = "delta differences") -> None:
+        block_moments.moments(X, n_paths, n_steps, 1.0, *key, greeks=greeks, with_gamma=gamma,
+                              gamma_route=route)  # fmt: skip
 
     result = {"options": len(X), "paths": n_paths, "steps": n_steps, "threads": {}}
     survival = price_options(X, n_paths, n_steps, seed=1, method="survival")
@@ -79,6 +82,7 @@ def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> 
                 "block_price": lambda: block(False),
                 "block_greeks": lambda: block(True),
                 "block_gamma": lambda: block(True, True),
+                "block_gamma_by_prices": lambda: block(True, True, "price differences"),
                 "bump": lambda: price_options(bumped, n_paths, n_steps, seed=1, method="survival"),
                 "plain": lambda: price_options(X, n_paths, n_steps, seed=1, backend="numba"),
             }
@@ -99,6 +103,7 @@ def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> 
                 "block_price_s": b_price,
                 "block_greeks_s": b_greeks,
                 "block_greeks_and_gamma_s": b_gamma,
+                "block_greeks_and_gamma_by_prices_s": best["block_gamma_by_prices"],
                 "bump_and_revalue_s": best["bump"],
                 "plain_price_s": plain,
                 "R": greeks / price,
@@ -109,6 +114,7 @@ def time_adjoint(n_paths: int = 5_000, n_steps: int = 365, repeats: int = 5) -> 
                 "R_block_with_gamma": b_gamma / b_price,
                 "R_price": b_greeks / plain,
                 "R_price_with_gamma": b_gamma / plain,
+                "R_price_with_gamma_by_prices": best["block_gamma_by_prices"] / plain,
             }
         numba.set_num_threads(1)
         torch_threads = torch.get_num_threads()
@@ -207,6 +213,14 @@ def adjoint_lines(a: dict) -> list[str]:
             f" price) {forward:.2f}, the reverse sweep {reverse:.2f}, gamma's two more sweeps"
             f" {gamma_part:.2f}.",
         ]
+        if "R_price_with_gamma_by_prices" in one:
+            by_prices = ", ".join(
+                f"{t['R_price_with_gamma_by_prices']:.2f}" for t in a["threads"].values()
+            )
+            lines[-1] += (
+                " Gamma by the price's second differences instead (two more forward sweeps,"
+                f" no reverse): R_price with gamma {by_prices} by threads."
+            )
     return lines
 
 
@@ -231,6 +245,11 @@ def cost_table(cost: dict) -> Markdown:
         ("survival price, in lanes", "block_price_s", lanes),
         ("price + 6 Greeks (adjoint), in lanes", "block_greeks_s", lanes),
         ("price + 6 Greeks + gamma (adjoint), in lanes", "block_greeks_and_gamma_s", lanes),
+        (
+            "the same, gamma by price differences, in lanes",
+            "block_greeks_and_gamma_by_prices_s",
+            lanes,
+        ),
         ("bump-and-revalue, 13 survival prices", "bump_and_revalue_s", lanes),
         ("price + 6 Greeks (torch autograd)", "autograd_s", "price_s"),
     ]:

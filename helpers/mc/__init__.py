@@ -212,8 +212,10 @@ def price_options(
         result = cupy_backend.price_survival(options, n_paths, n_steps, T, seed, bool(greeks),
                                              bool(gamma))  # fmt: skip
     else:
-        result = adjoint.price(options, n_paths, n_steps, T, seed, method, width, bool(greeks),
-                               bool(gamma))  # fmt: skip
+        from . import block_moments
+
+        result = block_moments.price(options, n_paths, n_steps, T, seed, method, width,
+                                     bool(greeks), bool(gamma))  # fmt: skip
     check_finite_result(result, options, T)
     return result
 

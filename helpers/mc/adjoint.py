@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import replace
 
 import numpy as np
 from numba import njit, prange
@@ -53,7 +52,6 @@ from .jit import cached_njit
 from .normals import box_muller
 from .path import discounted_payoff
 from .philox import philox4x32_10
-from .result import MCResult, mean_and_stderr
 from .special import norm_cdf, norm_pdf, norm_ppf
 from .survival_block import GAMMA_BUMP
 
@@ -356,42 +354,6 @@ def moments(
     kernel = _moments_parallel if os.getpid() == _IMPORT_PID else _moments_serial
     return kernel(X, n_paths, n_steps, T, key0, key1, METHODS.index(method), width, greeks,
                   greeks and with_gamma, CHUNK)  # fmt: skip
-
-
-def price(
-    X: np.ndarray,
-    n_paths: int,
-    n_steps: int,
-    T: float,
-    seed: int,
-    method: str,
-    width: float,
-    greeks: bool,
-    gamma: bool = True,
-) -> MCResult:
-    """Prices the checked batch ``X`` (shape ``(n, 6)``) with a smooth estimator, and with
-    ``greeks`` its derivatives (and ``gamma``); see ``helpers.mc.price_options``. The survival
-    estimator runs in the block kernel's lanes (``helpers.mc.survival_block``, the same numbers
-    as ``survival_path`` to rounding), the smoothed one path at a time."""
-    from . import survival_block
-    from .philox import split_seed
-
-    if method == "survival":
-        total, total_sq = survival_block.moments(X, n_paths, n_steps, T, *split_seed(seed),
-                                                 greeks=greeks, with_gamma=gamma)  # fmt: skip
-    else:
-        total, total_sq = moments(X, n_paths, n_steps, T, *split_seed(seed), method, width,
-                                  greeks=greeks, with_gamma=gamma)  # fmt: skip
-    mean, stderr = mean_and_stderr(total, total_sq, n_paths)
-    result = MCResult(mean[:, 0], stderr[:, 0], n_paths, n_steps, "numba", method)
-    if not greeks:
-        return result
-    names = OUTPUTS[1:] if gamma else OUTPUTS[1:-1]
-    return replace(
-        result,
-        greeks={name: mean[:, 1 + k] for k, name in enumerate(names)},
-        greeks_stderr={name: stderr[:, 1 + k] for k, name in enumerate(names)},
-    )
 
 
 @njit(cache=True)

@@ -24,8 +24,8 @@ The tape belongs to the block in flight: ``n_steps x TAPE_ROWS x LANES`` float64
 the survival step cannot be run backwards from its end state (its normal depends on the state
 before it), so each step's state is kept. A path's price depends only on its own uniforms, so
 the lanes change nothing: the block kernel and ``survival_path`` agree to rounding
-(``tests/test_survival_block.py``). Every option's paths are cut into chunks whose sums are added
-in a fixed order: the result does not depend on the number of threads.
+(``tests/test_survival_block.py``). ``helpers.mc.block_moments`` runs the blocks over the
+options and paths, and over the cores.
 
 Precision: float64 throughout. Near the barrier ``a`` runs deep into the normal's tail, where
 ``p`` underflows float32 at ``a = 9.4`` and ``log p`` must stay finite far beyond;
@@ -38,20 +38,15 @@ inverse normal that every step draws.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .jit import cached_njit
 from .lane_special import A_HIGHEST, A_LOWEST, standard_normal, survival_draw
 from .philox import philox4x32_10
 
 LANES = 16
 """Paths side by side: two AVX-512 vectors of float64, four of AVX2."""
-
-CHUNK = 256
-"""Paths per unit of parallel work (a multiple of ``LANES``)."""
 
 TAPE_ROWS = 6
 """Per step and lane: the price ``s`` before the step, the normal ``z``, and for the adjoint
@@ -61,12 +56,8 @@ lane is near it, and are not written at a step where no lane is (the reverse swe
 there)."""
 
 GAMMA_BUMP = 0.01
-"""Relative bump of S0 for gamma by central differences of the adjoint delta (both kernels'
-and ``helpers.mc.adjoint``'s)."""
-
-OUTPUTS = 8
-"""What a block yields per option, as ``helpers.mc.adjoint.OUTPUTS``: price, six Greeks,
-gamma."""
+"""Relative bump of S0 for gamma by central differences of the adjoint delta (the block
+kernels' and ``helpers.mc.adjoint``'s)."""
 
 _TWO_POW_M32 = 2.0**-32
 _U0 = np.uint64(0)
@@ -237,11 +228,11 @@ def _back_near(n, c, vol, inv_vol, tape, adj):
 
 
 @njit(inline="always")
-def _sweep(x, T, n_steps, key0, key1, option, first_path, n_live, sweep, scratch):
+def survival_sweep(x, T, n_steps, key0, key1, option, first_path, n_live, sweep, scratch):
     """One block's payoffs (``scratch``'s ``payoff``) and, with ``sweep``, the adjoints of
     its parameters (``adj``'s rows, ``ADJOINTS``); ``weight`` keeps each paying lane's
     discounted survival weight."""
-    v, tape, s, S, log_w, alive, adj, weight, payoff, near, a = scratch
+    v, tape, s, S, log_w, alive, adj, weight, payoff, near, a, _ = scratch
     K, r = x[0], x[5]
     _forward(x, T, n_steps, key0, key1, option, first_path, n_live, v, tape, near, s, S, log_w,
              alive, a)  # fmt: skip
@@ -255,90 +246,3 @@ def _sweep(x, T, n_steps, key0, key1, option, first_path, n_live, sweep, scratch
         adj[_LW + lane] = payoff[lane]
     if sweep:
         _reverse(x, T, n_steps, tape, near, adj)
-
-
-def _moments(X, n_paths, n_steps, T, key0, key1, sweep, with_gamma, gamma_bump, chunk):
-    """Per-option sums and sums of squares over the paths of price, the six Greeks and gamma,
-    shape ``(n, OUTPUTS)`` each (``helpers.mc.adjoint.OUTPUTS``' order)."""
-    n_options = X.shape[0]
-    n_chunks = (n_paths + chunk - 1) // chunk
-    sums = np.zeros((n_options, n_chunks, OUTPUTS))
-    sums_sq = np.zeros((n_options, n_chunks, OUTPUTS))
-    for work in prange(n_options * n_chunks):
-        i = work // n_chunks
-        part = work % n_chunks
-        scratch = (
-            np.empty((4, LANES)), np.empty((n_steps, TAPE_ROWS, LANES)),
-            np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES, dtype=np.bool_),
-            np.empty(len(ADJOINTS) * LANES), np.empty(LANES), np.empty(LANES),
-            np.empty(n_steps, dtype=np.bool_), np.empty(LANES),
-        )  # fmt: skip
-        adj, weight, payoff = scratch[6], scratch[7], scratch[8]
-        delta_up = np.zeros(LANES)
-        gamma = np.zeros(LANES)
-        x = X[i].copy()
-        S0 = x[2]
-        h = gamma_bump * S0 if S0 > 0.0 else gamma_bump
-        dt = T / n_steps
-        sqrt_dt = math.sqrt(dt)
-        acc = np.zeros(OUTPUTS)
-        acc_sq = np.zeros(OUTPUTS)
-        option = np.uint64(i)
-        end = min((part + 1) * chunk, n_paths)
-        for first in range(part * chunk, end, LANES):
-            n_live = min(LANES, end - first)
-            path = np.uint64(first)
-            # with gamma, the block is swept at S0 + h, S0 - h, then S0 (common uniforms)
-            for sweep_index in range(0 if with_gamma else 2, 3):
-                x[2] = (S0 + h, max(S0 - h, 0.0), S0)[sweep_index]
-                _sweep(x, T, n_steps, key0, key1, option, path, n_live,
-                       sweep or sweep_index < 2, scratch)  # fmt: skip
-                for lane in range(LANES):
-                    if sweep_index == 0:
-                        delta_up[lane] = adj[_SP + lane]
-                    elif sweep_index == 1:
-                        gamma[lane] = (delta_up[lane] - adj[_SP + lane]) / (S0 + h - x[2])
-            for lane in range(n_live):
-                value = payoff[lane]
-                if sweep:
-                    parts = (value, -weight[lane], adj[_B + lane], adj[_SP + lane],
-                             adj[_VOL + lane] * sqrt_dt, adj[_C + lane] * dt, -T * value,
-                             gamma[lane])  # fmt: skip
-                else:
-                    parts = (value, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-                for k in range(OUTPUTS):
-                    acc[k] += parts[k]
-                    acc_sq[k] += parts[k] * parts[k]
-        sums[i, part] = acc
-        sums_sq[i, part] = acc_sq
-    return sums.sum(axis=1), sums_sq.sum(axis=1)
-
-
-# error_model="numpy": a division by zero gives inf or NaN instead of raising, so that Numba
-# adds no zero test, which would keep the lane loops' divisions (in a, the ratios of
-# lane_special) from vectorising. Every divisor here is nonzero by construction or selected
-# away.
-_moments_parallel = cached_njit(_moments, "_moments_parallel", parallel=True,
-                                error_model="numpy")  # fmt: skip
-_moments_serial = cached_njit(_moments, "_moments_serial", error_model="numpy")
-_IMPORT_PID = os.getpid()
-
-
-def moments(
-    X: np.ndarray, n_paths: int, n_steps: int, T: float, key0: np.uint64, key1: np.uint64,
-    greeks: bool = True, with_gamma: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Sums and sums of squares over the paths of price, the six Greeks and gamma.
-
-    Args:
-        X: checked options, float64 of shape ``(n, 6)``.
-        greeks: run the reverse sweep (without it, only the price column is filled).
-        with_gamma: also sweep each block at ``S0 (1 +- GAMMA_BUMP)`` for gamma (3x the work).
-
-    Returns:
-        Two float64 arrays of shape ``(n, 8)``, columns ``helpers.mc.adjoint.OUTPUTS``; the
-        columns not computed are zero.
-    """
-    kernel = _moments_parallel if os.getpid() == _IMPORT_PID else _moments_serial
-    return kernel(X, n_paths, n_steps, T, key0, key1, greeks, greeks and with_gamma,
-                  GAMMA_BUMP, CHUNK)  # fmt: skip
