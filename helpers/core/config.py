@@ -65,6 +65,10 @@ class Sizes:
             bump-and-revalue Greeks (13 prices each at those paths) are timed there.
         adjoint_paths: paths per option of Chapter 8's adjoint Greeks (the smooth estimators
             run on the CPU's ``numba`` backend on every machine for now).
+        adjoint_table_paths: paths of the adjoint in Chapter 8's table of six Greeks three
+            ways: far from the barrier the survival estimator's dP/dB comes from a few paths
+            (heavy-tailed), and below about 50,000 paths its sample standard error can be
+            several times too small (measured over 40 seeds, 2026-12-07).
         autograd_paths: paths per option of Chapter 8's torch autograd reference (it holds
             every intermediate of every path in memory).
         differential_options: training options of Chapter 9's live plain-against-differential
@@ -116,6 +120,7 @@ class Sizes:
     inference_mc_options: int = 64
     inference_greeks_options: int = 2
     adjoint_paths: int = 20_000
+    adjoint_table_paths: int = 100_000
     autograd_paths: int = 1_000
     differential_options: int = 8_192
     differential_paths: int = 64
@@ -165,6 +170,7 @@ GPU_SIZES = Sizes(
     inference_mc_options=8,
     inference_greeks_options=2,
     adjoint_paths=200_000,
+    adjoint_table_paths=400_000,
     autograd_paths=4_000,
     differential_options=65_536,
     differential_paths=256,
@@ -236,6 +242,7 @@ TEST_SIZES = replace(
     inference_mc_options=2,
     inference_greeks_options=1,
     adjoint_paths=5_000,
+    adjoint_table_paths=50_000,
     autograd_paths=500,
     differential_options=2_048,
     differential_steps=250,

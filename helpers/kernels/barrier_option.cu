@@ -327,21 +327,26 @@ __host__ __device__ double survival_path(const double *x, double T, unsigned int
     const double dt = T / n_steps, c = 1.0 + mu * dt, sqrt_dt = sqrt(dt), vol = sigma * sqrt_dt;
     double s = S0, S = 0.0, log_weight = 0.0;
     for (int k = 0; k < 6; k++) grad[k] = 0.0;
-    uint4_ w = {0u, 0u, 0u, 0u};
+    float normals[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (unsigned int n = 0; n < n_steps; n++) {
-        if (n % 4 == 0) w = philox4x32_10(uint4_{n / 4, path, option, 0u}, key0, key1);
-        const unsigned int word = (n % 4 == 0) ? w.x : (n % 4 == 1) ? w.y : (n % 4 == 2) ? w.z : w.w;
-        const double v = ((double)word + 0.5) * 2.3283064365386963e-10;
+        if (n % 4 == 0) {  // the plain kernel's normals Z_0 of steps n..n+3
+            const uint4_ w = philox4x32_10(uint4_{n / 4, path, option, 0u}, key0, key1);
+            box_muller(w.x, w.y, normals[0], normals[1]);
+            box_muller(w.z, w.w, normals[2], normals[3]);
+        }
+        const double normal = (double)normals[n % 4];
         const double g = s * vol, threshold = (n + 1.0) * B - S;
         double a, z;
         if (g > 0.0) {
             a = (threshold - s * c) / g;
-            if (a < -ADJ_FAR) {
-                z = -adj_norm_ppf(v);
+            if (a < -ADJ_FAR) {  // survival certain: Z_0 itself
+                z = normal;
             } else {
                 const double p = adj_norm_cdf(-a);
                 if (p == 0.0) return 0.0;
-                z = -adj_norm_ppf(v * p);
+                const double v = adj_norm_cdf(-normal), v_c = adj_norm_cdf(normal);  // V = Phi(-Z_0)
+                const double q = v * p, q_c = v_c + v * adj_norm_cdf(a);              // V p, 1 - V p
+                z = q < 0.5 ? -adj_norm_ppf(q) : adj_norm_ppf(q_c);
                 log_weight += log(p);
             }
         } else {

@@ -11,9 +11,13 @@ barrier's whole contribution to delta, vega and dP/dB. Two estimators are smooth
     ``n + 1`` means ``(n + 1) A_{n+1} = n A_n + S_n (1 + mu dt + sigma sqrt(dt) Z) > (n + 1) B``,
     that is ``Z > a_n = ((n + 1) B - n A_n - S_n (1 + mu dt)) / (S_n sigma sqrt(dt))``, with
     probability ``p_n = Phi(-a_n)``; the conditioned draw is ``Z = -Phi^-1(V p_n)`` from the
-    step's uniform ``V``. No path is knocked out, the estimator is unbiased for the discretely
-    monitored option, and it is smooth in every input, so its pathwise derivatives are unbiased
-    too.
+    step's uniform ``V = Phi(-Z_0)``, ``Z_0`` the plain kernel's normal for that step (the same
+    Philox counter, Box-Muller). More than ``FAR`` standard deviations from the barrier
+    ``p_n = 1`` in float64 and the draw is ``Z_0`` itself, with no distribution function: a
+    path that never comes near the barrier is the plain estimator's path, normal for normal,
+    and the draw is continuous where a path crosses ``FAR``. No path is knocked out, the
+    estimator is unbiased for the discretely monitored option, and it is smooth in every
+    input, so its pathwise derivatives are unbiased too.
 ``"smoothed"``
     The plain paths (the same Box-Muller normals as ``price_options``), never knocked out, with
     the indicator of survival replaced by a logistic factor ``f(d_n)``,
@@ -140,23 +144,27 @@ def survival_path(x, T, n_steps, key0, key1, option, path, tape, grad, sweep):
     vol = sigma * sqrt_dt
     s, S, log_weight = S0, 0.0, 0.0
     grad[:] = 0.0
-    x0 = x1 = x2 = x3 = _U0
+    z0 = z1 = z2 = z3 = np.float32(0.0)
     for n in range(n_steps):
         if n % 4 == 0:
             x0, x1, x2, x3 = _philox(np.uint64(n // 4), path, option, _U0, key0, key1)
-        v = (np.float64(_word(x0, x1, x2, x3, n % 4)) + 0.5) * _TWO_POW_M32
+            z0, z1 = box_muller(x0, x1)
+            z2, z3 = box_muller(x2, x3)
+        normal = np.float64(_word(z0, z1, z2, z3, n % 4))  # the plain kernel's normal Z_0
         g = s * vol
         threshold = (n + 1) * B - S  # survival: the next price exceeds it
         if g > 0.0:
             a = (threshold - s * c) / g  # survival: Z > a
-            if a < -FAR:
+            if a < -FAR:  # survival certain: Z_0 itself
                 p = 1.0
-                z = -_norm_ppf(v)
+                z = normal
             else:
                 p = norm_cdf(-a)
                 if p == 0.0:
                     return 0.0  # survival impossible: weight zero, and so are its derivatives
-                z = -_norm_ppf(v * p)  # Z | Z > a
+                v, v_c = norm_cdf(-normal), norm_cdf(normal)  # V = Phi(-Z_0), 1 - V
+                q, q_c = v * p, v_c + v * norm_cdf(a)  # q = V p, 1 - q
+                z = -_norm_ppf(q) if q < 0.5 else _norm_ppf(q_c)  # Z | Z > a
                 log_weight += math.log(p)
         else:  # a price or volatility of zero: a deterministic step
             if not s * c > threshold:

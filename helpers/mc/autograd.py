@@ -3,10 +3,12 @@ by ``torch.autograd`` (Chapter 8).
 
 The same Euler scheme and the same estimators as ``helpers.mc.adjoint``, written over a tensor of
 all paths of all options at once, in float64, on the very same random numbers
-(``helpers.mc.streams``). Every input is a separate leaf per path, so one backward pass gives
-every path's derivatives, whose mean is the Greek and whose spread its standard error. Autograd
-keeps every intermediate tensor of every step for the backward pass (its *tape*);
-``tape_bytes`` measures it.
+(``helpers.mc.streams``): for the survival estimator, each step's plain normal ``Z_0``, itself
+more than ``FAR`` standard deviations from the barrier, turned into the conditioned draw
+``-Phi^-1(Phi(-Z_0) p)`` nearer to it. Every input is a separate leaf per path, so one backward
+pass gives every path's derivatives, whose mean is the Greek and whose spread its standard
+error. Autograd keeps every intermediate tensor of every step for the backward pass (its
+*tape*); ``tape_bytes`` measures it.
 
 ``method="plain"`` differentiates the hard knock-out as it stands, for Chapter 8 to show what
 that misses: the indicator has no gradient, so the barrier's contribution is lost.
@@ -21,7 +23,7 @@ import numpy as np
 
 from ..core.domain import COLUMNS
 from . import streams
-from .adjoint import DEFAULT_WIDTH
+from .adjoint import DEFAULT_WIDTH, FAR
 
 METHODS: tuple[str, ...] = ("survival", "smoothed", "plain")
 
@@ -31,37 +33,46 @@ def _paths(params, n_steps: int, T: float, seed: int, method: str, width: float,
     """Discounted payoff of every path, shape ``(n, n_paths)``, as a function of ``params``."""
     import torch
 
-    from .lane_special import torch_survival_draw
+    from .lane_special import torch_normal_tails, torch_survival_draw
 
     n_options, n_paths, _ = params.shape
     K, B, S0, sigma, mu, r = params.unbind(-1)
     dt = T / n_steps
     c = 1.0 + mu * dt
     vol = sigma * math.sqrt(dt)
-    if method == "survival":
-        draws = torch.from_numpy(streams.uniforms(n_options, n_paths, n_steps, seed))
-    else:
-        draws = torch.from_numpy(streams.normals(n_options, n_paths, n_steps, seed)).double()
+    normals = torch.from_numpy(streams.normals(n_options, n_paths, n_steps, seed)).double()
     s, S = S0, torch.zeros_like(S0)
     log_weight = torch.zeros_like(S0)
     alive = torch.ones_like(S0, dtype=torch.bool)
     for n in range(n_steps):
-        if method == "survival" and functions == "lanes":  # the block kernel's approximations
-            a = ((n + 1) * B - S - s * c) / (s * vol)
-            z, p, log_p = torch_survival_draw(draws[:, :, n], a)
-            alive = alive & (p > 0.0)
-            log_weight = log_weight + log_p
-        elif method == "survival":
+        z0 = normals[:, :, n]
+        if method == "survival":
             a = ((n + 1) * B - S - s * c) / (s * vol)  # survive iff Z > a
+            far = a < -FAR  # survival certain in float64: Z_0 itself, as in the kernels
+        if method == "survival" and functions == "lanes":  # the block kernel's approximations
+            v, v_c = torch_normal_tails(z0)
+            z, p, log_p = torch_survival_draw(v, v_c, a)
+            alive = alive & (p > 0.0)
+        elif method == "survival":
             # log_ndtr: torch.special.ndtr loses the lower tail (2% off at -8, 0 below -9.5)
             log_p = torch.special.log_ndtr(-a)
             impossible = log_p < -700.0  # p = 0 in float64: the path dies, as in the kernel
             alive = alive & ~impossible
             log_p = torch.where(impossible, torch.zeros_like(log_p), log_p)
-            z = -torch.special.ndtri(draws[:, :, n] * torch.exp(log_p))  # Z | Z > a
-            log_weight = log_weight + log_p
+            v = torch.exp(torch.special.log_ndtr(-z0))  # V = Phi(-Z_0)
+            q = v * torch.exp(log_p)
+            q_c = torch.exp(torch.special.log_ndtr(z0)) + v * torch.exp(torch.special.log_ndtr(a))
+            lower = q < 0.5  # Z | Z > a: -Phi^-1(q), from 1 - q above 1/2
+            z = torch.where(
+                lower,
+                -torch.special.ndtri(torch.where(lower, q, 0.5)),
+                torch.special.ndtri(torch.where(lower, 0.5, q_c)),
+            )
         else:
-            z = draws[:, :, n]
+            z = z0
+        if method == "survival":
+            z = torch.where(far, z0, z)
+            log_weight = log_weight + torch.where(far, torch.zeros_like(log_p), log_p)
         s = s * (c + vol * z)
         S = S + s
         if method == "smoothed":

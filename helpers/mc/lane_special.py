@@ -3,7 +3,8 @@ loops: no branch, no libm call, so that LLVM vectorises a loop that calls them.
 
 The survival estimator (``helpers.mc.survival_block``) needs, at every step of every path, the
 probability ``p = Phi(-a)`` that the path survives the step, its logarithm, and the conditioned
-normal ``z = -Phi^-1(V p)``. ``helpers.mc.special`` computes them with ``math.erfc`` and
+normal ``z = -Phi^-1(V p)``, with ``V = Phi(-Z_0)`` from the step's plain normal ``Z_0``.
+``helpers.mc.special`` computes them with ``math.erfc`` and
 ``math.log``: calls into libm, one value at a time, which keep a loop over lanes scalar. Here
 every function is straight-line arithmetic on float64 (each test a select), so a loop over the
 lanes of a block runs on whole vectors of paths:
@@ -11,7 +12,8 @@ lanes of a block runs on whole vectors of paths:
 * ``exp64`` and ``log64``: fdlibm's ``e_exp.c`` and ``e_log.c`` (Sun Microsystems, 1993; the
   algorithms of every C library since), the exponent taken apart and put together with integer
   operations on the float's bits (``_bits``, ``_from_bits``: LLVM's ``bitcast``, free);
-* ``survival_draw(v, a)``: ``Phi(-a)`` and ``log Phi(-a)`` from W. J. Cody's rational
+* ``survival_draw(v, v_c, a)`` and ``normal_tails(z)``: ``Phi(-a)`` and ``log Phi(-a)``, and
+  the uniform ``Phi(-z)`` of a plain normal with its complement, from W. J. Cody's rational
   Chebyshev approximations of ``erf`` and ``erfc`` (W. J. Cody, "Rational Chebyshev
   approximations for the error function", Mathematics of Computation 23 (1969), 631-637; the
   constants of netlib's ``specfun/erf``), each interval's ratio formed and the right one
@@ -286,19 +288,29 @@ def normal_quantile(q, log_small):
 
 
 @njit(inline="always")
-def standard_normal(v):
-    """``-Phi^-1(v)``: ``survival_draw(v, a)``'s normal, bit for bit, where survival is certain
-    (``p = 1``: ``a`` below -8.3), without the distribution function."""
-    lower = v < 0.5
-    return -normal_quantile(v, log64(v if lower else 1.0 - v))
+def _tail(a):
+    """``Phi(-|a|) = e * tail`` in parts: ``(e, tail, square, correction)``, with ``e =
+    exp(-a^2 / 2)`` and ``a^2 / 2 = square + correction`` (``_gaussian_factor``)."""
+    y = abs(a) * SQRT_HALF
+    e, square, correction = _gaussian_factor(y)
+    return e, _tail_ratio(y, e), square, correction
 
 
 @njit(inline="always")
-def survival_draw(v, a):
+def normal_tails(z):
+    """``(Phi(-z), Phi(z))``, each to its own relative precision (neither as one minus the
+    other), for the uniform ``V = Phi(-Z_0)`` of a plain normal ``Z_0`` and its complement."""
+    e, tail, _, _ = _tail(z)
+    small = e * tail  # Phi(-|z|)
+    return (small, 1.0 - small) if z >= 0.0 else (1.0 - small, small)
+
+
+@njit(inline="always")
+def survival_draw(v, v_c, a):
     """One step of the survival estimator: the conditioned normal and what the adjoint needs.
 
     Args:
-        v: the step's uniform, float64 in ``(0, 1)``.
+        v: the step's uniform, float64 in ``(0, 1)``; v_c: ``1 - v`` to its own precision.
         a: the distance to the barrier in step standard deviations: the path survives the step
             iff its normal exceeds ``a``.
 
@@ -311,16 +323,16 @@ def survival_draw(v, a):
         ``-Phi^-1(v Phi(-a))``), evaluated at the computed values.
     """
     a = min(max(a, A_LOWEST), A_HIGHEST)
-    e, square, correction = _gaussian_factor(abs(a) * SQRT_HALF)  # exp(-a^2 / 2)
-    tail = _tail_ratio(abs(a) * SQRT_HALF, e)  # Phi(-|a|) = e * tail
+    e, tail, square, correction = _tail(a)  # Phi(-|a|) = e * tail
     upper = a >= 0.0
     p = e * tail if upper else 1.0 - e * tail
+    p_c = 1.0 - e * tail if upper else e * tail  # 1 - p
     base = tail if upper else p  # p = base * exp(-a^2 / 2), or base itself
     shift_log = (square + correction) if upper else 0.0
     log_p = log64(base) - shift_log
     q = v * p
     lower = q < 0.5  # log min(q, 1 - q): from log-probabilities below 1/2, one log either way
-    log_small = log64(v * base if lower else 1.0 - q) - (shift_log if lower else 0.0)
+    log_small = log64(v * base if lower else v_c + v * p_c) - (shift_log if lower else 0.0)
     z = -normal_quantile(q, log_small)
     mills = (1.0 / (SQRT_2PI * tail)) if upper else (e / (SQRT_2PI * p))
     shift = v * exp64(0.5 * (z * z - a * a))
@@ -352,9 +364,9 @@ def _evaluate(kind, x):
         elif kind == 1:
             out[i] = log64(x[i])
         elif kind == 2:
-            out[i] = survival_draw(0.5, x[i])[1]
+            out[i] = survival_draw(0.5, 0.5, x[i])[1]
         elif kind == 3:
-            out[i] = survival_draw(0.5, x[i])[2]
+            out[i] = survival_draw(0.5, 0.5, x[i])[2]
         elif kind == 4:  # x holds log q: the lower tail from its logarithm
             q = math.exp(x[i])
             out[i] = normal_quantile(q, x[i])
@@ -416,14 +428,10 @@ if __name__ == "__main__":
 # --- the same approximations in PyTorch, for autograd (helpers.mc.autograd) ----------------------
 
 
-def torch_survival_draw(v, a):
-    """``survival_draw``'s ``(z, p, log_p)`` on float64 tensors, by the same approximations
-    (Cody's ratios, the split exponent, AS 241 fed with log-probabilities; PyTorch's own ``exp``
-    and ``log``, within an ulp of ``exp64`` and ``log64``), so that autograd differentiates what
-    the kernel computes."""
+def _torch_tail(a):
+    """``_tail`` on float64 tensors: ``(e, tail, square, correction)``."""
     import torch
 
-    a = a.clamp(A_LOWEST, A_HIGHEST)
     y = a.abs() * SQRT_HALF
     yh = torch.floor(16.0 * y) * 0.0625
     high, low = yh * yh, (y - yh) * (y + yh)
@@ -440,17 +448,38 @@ def torch_survival_draw(v, a):
     small, middle = y <= CODY_SMALL, y <= CODY_MIDDLE
     top = torch.where(small, d1 - y * n1, torch.where(middle, n2, INV_SQRT_PI * z2 * d3 - n3))
     bottom = torch.where(small, d1 * e, torch.where(middle, d2, z2 * d3 * y))
-    tail = 0.5 * top / bottom
-    half_square = square + correction
+    return e, 0.5 * top / bottom, square, correction
+
+
+def torch_normal_tails(z):
+    """``normal_tails`` on float64 tensors."""
+    import torch
+
+    e, tail, _, _ = _torch_tail(z)
+    small = e * tail
+    upper = z >= 0.0
+    return torch.where(upper, small, 1.0 - small), torch.where(upper, 1.0 - small, small)
+
+
+def torch_survival_draw(v, v_c, a):
+    """``survival_draw``'s ``(z, p, log_p)`` on float64 tensors, by the same approximations
+    (Cody's ratios, the split exponent, AS 241 fed with log-probabilities; PyTorch's own ``exp``
+    and ``log``, within an ulp of ``exp64`` and ``log64``), so that autograd differentiates what
+    the kernel computes."""
+    import torch
+
+    a = a.clamp(A_LOWEST, A_HIGHEST)
+    e, tail, square, correction = _torch_tail(a)
     upper = a >= 0.0
     p = torch.where(upper, e * tail, 1.0 - e * tail)
+    p_c = torch.where(upper, 1.0 - e * tail, e * tail)
     base = torch.where(upper, tail, p)
-    shift_log = torch.where(upper, half_square, torch.zeros_like(y))
+    shift_log = torch.where(upper, square + correction, torch.zeros_like(a))
     log_p = torch.log(base) - shift_log
     q = v * p
     log_q = torch.log(v * base) - shift_log
     lower = q < 0.5
-    log_small = torch.where(lower, log_q, torch.log(torch.where(lower, 0.5, 1.0 - q)))
+    log_small = torch.where(lower, log_q, torch.log(torch.where(lower, 0.5, v_c + v * p_c)))
     return -_torch_quantile(q, log_small), p, log_p
 
 

@@ -121,14 +121,11 @@ def _reverse(x, T, n_steps, width, tape, near, adj):
             adj[_VOL + lane] += s_next_bar * sn * zn
 
 
-# Called, not inlined at Numba's IR level into the driver's branch on the method: Philox's
-# loops, inlined into a conditional block, trip a pedantic check of Numba's SSA pass
-# (NumbaIRAssumptionWarning). Its own lane loops vectorise as before.
-@njit(cache=True, error_model="numpy")
+@njit(inline="always")
 def smoothed_sweep(x, T, n_steps, key0, key1, option, first_path, width, sweep, scratch):
     """One block's payoffs and, with ``sweep``, the adjoints of its parameters: the smoothed
     estimator's ``survival_block.survival_sweep``, on the same ``scratch``."""
-    _, tape, s, S, log_w, _, adj, weight, payoff, near, _, z = scratch
+    z, tape, s, S, log_w, _, adj, weight, payoff, near, _ = scratch
     K, r = x[0], x[5]
     _forward(x, T, n_steps, key0, key1, option, first_path, width, z, tape, near, s, S, log_w)
     for lane in range(LANES):

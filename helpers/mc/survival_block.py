@@ -6,13 +6,14 @@ speed. Here the same estimator runs as Chapter 1's kernel does: ``LANES`` paths 
 side by side, every per-step loop over the lanes free of branches (each test a select, the
 distribution functions those of ``helpers.mc.lane_special``), so LLVM vectorises it:
 
-1. **Uniforms**: Philox4x32-10 for four steps of every lane at once (the counter words of
-   ``survival_path``: step ``n`` takes word ``n % 4`` of counter ``n // 4``);
+1. **Normals**: the plain kernel's (``numba_backend.draw_normals``: Philox4x32-10 and
+   Box-Muller), four steps of every lane at once;
 2. **Forward**, per step: every lane's distance ``a`` to the barrier (``_distances``); if any
    lane of the block is within 12 standard deviations of it, every lane's ``p = Phi(-a)``,
-   ``log p`` and conditioned normal ``z = -Phi^-1(V p)`` (``lane_special.survival_draw``,
-   ``_step_near``), else the unconditioned normal alone (``_step_far``: ``p = 1`` in float64
-   there, the same numbers bit for bit); then the Euler step, and the step's tape
+   ``log p`` and conditioned normal ``z = -Phi^-1(V p)`` with ``V = Phi(-Z_0)`` from the plain
+   normal ``Z_0`` (``lane_special.survival_draw``, ``_step_near``), ``Z_0`` itself selected
+   for the lanes far from it; else the plain normals alone (``_step_far``: ``p = 1`` in
+   float64 there, and no distribution function); then the Euler step, and the step's tape
    (``TAPE_ROWS`` values per lane) for the reverse sweep;
 3. **Reverse**, per step, backwards: the adjoints of the price, the running sum and the
    log-weight, and of the step's parameters, as ``survival_path``'s reverse sweep computes
@@ -22,7 +23,7 @@ distribution functions those of ``helpers.mc.lane_special``), so LLVM vectorises
 The tape belongs to the block in flight: ``n_steps x TAPE_ROWS x LANES`` float64 (274 KiB for
 365 steps), reused by the thread's next block, so memory grows with the steps, not the paths:
 the survival step cannot be run backwards from its end state (its normal depends on the state
-before it), so each step's state is kept. A path's price depends only on its own uniforms, so
+before it), so each step's state is kept. A path's price depends only on its own normals, so
 the lanes change nothing: the block kernel and ``survival_path`` agree to rounding
 (``tests/test_survival_block.py``). ``helpers.mc.block_moments`` runs the blocks over the
 options and paths, and over the cores.
@@ -30,9 +31,10 @@ options and paths, and over the cores.
 Precision: float64 throughout. Near the barrier ``a`` runs deep into the normal's tail, where
 ``p`` underflows float32 at ``a = 9.4`` and ``log p`` must stay finite far beyond;
 ``lane_special`` works with log-probabilities for that, and float64 keeps ``survival_path``'s
-semantics to rounding. What it costs is in ``make bench``'s adjoint section (``R_price``): on
-2026-12-06, on an AMD EPYC, the forward sweep cost 4.6 plain prices, most of it the float64
-inverse normal that every step draws.
+semantics to rounding. Far from the barrier a step costs what the plain kernel's step costs
+(its normal, the Euler step) plus the tape: on 2026-12-06, on an AMD EPYC, when every step
+drew a float64 inverse normal instead, the forward sweep cost 4.6 plain prices, most of it that
+inverse normal. ``make bench``'s adjoint section (``R_price``) has what it costs now.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .lane_special import A_HIGHEST, A_LOWEST, standard_normal, survival_draw
-from .philox import philox4x32_10
+from .lane_special import A_HIGHEST, A_LOWEST, normal_tails, survival_draw
+from .numba_backend import draw_normals
 
 LANES = 16
 """Paths side by side: two AVX-512 vectors of float64, four of AVX2."""
@@ -59,29 +61,14 @@ GAMMA_BUMP = 0.01
 """Relative bump of S0 for gamma by central differences of the adjoint delta (the block
 kernels' and ``helpers.mc.adjoint``'s)."""
 
-_TWO_POW_M32 = 2.0**-32
-_U0 = np.uint64(0)
-
 
 @njit(inline="always")
-def _uniforms(v, counter, first_path, option, key0, key1):
-    """Fills ``v`` (``(4, LANES)`` float64) with the uniforms of four steps of every lane."""
-    for lane in range(LANES):
-        path = first_path + np.uint64(lane)
-        x0, x1, x2, x3 = philox4x32_10(np.uint64(counter), path, option, _U0, key0, key1)
-        v[0, lane] = (np.float64(x0) + 0.5) * _TWO_POW_M32
-        v[1, lane] = (np.float64(x1) + 0.5) * _TWO_POW_M32
-        v[2, lane] = (np.float64(x2) + 0.5) * _TWO_POW_M32
-        v[3, lane] = (np.float64(x3) + 0.5) * _TWO_POW_M32
-
-
-@njit(inline="always")
-def _forward(x, T, n_steps, key0, key1, option, first_path, n_live, v, tape, near, s, S, log_w,
+def _forward(x, T, n_steps, key0, key1, option, first_path, n_live, z, tape, near, s, S, log_w,
              alive, a):  # fmt: skip
     """The forward sweep of one block: fills ``tape`` and ``near`` (whether any lane of a step
     came within ``-A_LOWEST`` standard deviations of the barrier), and leaves each lane's
     final running sum in ``S``, its log-weight in ``log_w`` and whether it lives in
-    ``alive``; ``a`` is scratch."""
+    ``alive``; ``z`` (normals) and ``a`` are scratch."""
     B, S0, sigma, mu = x[1], x[2], x[3], x[4]
     dt = T / n_steps
     c = 1.0 + mu * dt
@@ -92,14 +79,14 @@ def _forward(x, T, n_steps, key0, key1, option, first_path, n_live, v, tape, nea
         log_w[lane] = 0.0
         alive[lane] = lane < n_live
     for counter in range((n_steps + 3) // 4):
-        _uniforms(v, counter, first_path, option, key0, key1)
+        draw_normals(z, counter, first_path, option, key0, key1)
         for k in range(min(4, n_steps - 4 * counter)):
             n = 4 * counter + k
             near[n] = _distances(n, B, c, vol, s, S, a, alive)
             if near[n]:
-                _step_near(v[k], c, vol, a, tape[n], s, S, log_w, alive)
+                _step_near(z[k], c, vol, a, tape[n], s, S, log_w, alive)
             else:
-                _step_far(v[k], c, vol, tape[n], s, S)
+                _step_far(z[k], c, vol, tape[n], s, S)
 
 
 @njit(inline="always")
@@ -123,15 +110,14 @@ def _distances(n, B, c, vol, s, S, a, alive):
 
 
 @njit(inline="always")
-def _step_far(v, c, vol, tape, s, S):
+def _step_far(normals, c, vol, tape, s, S):
     """A step where no lane is near the barrier: survival is certain in float64 (``p = 1``,
-    ``log p = 0``) and the normal unconditioned: ``_step_near``'s numbers there, bit for bit,
-    without the distribution function. The tape's rows for ``a`` are not written: the reverse
+    ``log p = 0``) and every lane takes the plain kernel's normal (``normals``, float32),
+    without a distribution function. The tape's rows for ``a`` are not written: the reverse
     sweep skips them at such a step."""
     for lane in range(LANES):
         sn = s[lane]
-        z = standard_normal(v[lane])  # computed in every lane, then selected: no branch
-        z = z if sn * vol > 0.0 else 0.0
+        z = np.float64(normals[lane]) if sn * vol > 0.0 else 0.0
         tape[0, lane] = sn
         tape[1, lane] = z
         sn = sn * (c + vol * z)
@@ -140,17 +126,21 @@ def _step_far(v, c, vol, tape, s, S):
 
 
 @njit(inline="always")
-def _step_near(v, c, vol, a, tape, s, S, log_w, alive):
-    """A step where some lane is near the barrier: every lane's conditioned normal, survival
-    probability and log-weight (``lane_special.survival_draw``), and the tape's rows for the
-    adjoint of ``a`` (zero for the lanes far from it)."""
+def _step_near(normals, c, vol, a, tape, s, S, log_w, alive):
+    """A step where some lane is near the barrier: every lane's uniform ``V = Phi(-Z_0)`` from
+    its plain normal ``Z_0`` (``lane_special.normal_tails``), conditioned normal, survival
+    probability and log-weight (``lane_special.survival_draw``), the plain normal itself
+    selected for the lanes far from it (where ``p = 1`` and ``log p = 0`` exactly), and the
+    tape's rows for the adjoint of ``a`` (zero for the lanes far from it)."""
     for lane in range(LANES):
         sn = s[lane]
         g = sn * vol
         random = g > 0.0
-        z, p, log_p, mills, shift = survival_draw(v[lane], a[lane])
+        z0 = np.float64(normals[lane])
+        v, v_c = normal_tails(z0)
+        z, p, log_p, mills, shift = survival_draw(v, v_c, a[lane])
         near = a[lane] >= A_LOWEST
-        z = z if random else 0.0
+        z = (z if near else z0) if random else 0.0
         log_w[lane] += log_p if random else 0.0
         alive[lane] &= (p > 0.0) | (not random)  # survival impossible: p = 0 in float64
         tape[0, lane] = sn
@@ -227,14 +217,17 @@ def _back_near(n, c, vol, inv_vol, tape, adj):
         adj[_VOL + lane] += s_next_bar * sn * z - a_bar * a * inv_vol
 
 
+# Called, not inlined at Numba's IR level into the driver's branch on the method: Philox's
+# loops, inlined into a conditional block, trip a pedantic check of Numba's SSA pass
+# (NumbaIRAssumptionWarning). Its own lane loops vectorise as before.
 @njit(inline="always")
 def survival_sweep(x, T, n_steps, key0, key1, option, first_path, n_live, sweep, scratch):
     """One block's payoffs (``scratch``'s ``payoff``) and, with ``sweep``, the adjoints of
     its parameters (``adj``'s rows, ``ADJOINTS``); ``weight`` keeps each paying lane's
     discounted survival weight."""
-    v, tape, s, S, log_w, alive, adj, weight, payoff, near, a, _ = scratch
+    z, tape, s, S, log_w, alive, adj, weight, payoff, near, a = scratch
     K, r = x[0], x[5]
-    _forward(x, T, n_steps, key0, key1, option, first_path, n_live, v, tape, near, s, S, log_w,
+    _forward(x, T, n_steps, key0, key1, option, first_path, n_live, z, tape, near, s, S, log_w,
              alive, a)  # fmt: skip
     for lane in range(LANES):
         excess = S[lane] / n_steps - K

@@ -69,14 +69,21 @@ class HomogeneousPricer(nn.Module):
             blocks += [nn.Linear(a, b), ACTIVATIONS[activation]()]
         self.body = nn.Sequential(*blocks, nn.Linear(hidden, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def network_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """What the network sees of the options ``x`` (shape ``(..., 6)``): ``K / (K + S0)``,
+        ``B / (K + S0)``, ``sigma``, ``mu`` and ``r`` over the domain's highest values, then the
+        extra inputs; shape ``(..., 5 + len(extra_inputs))``."""
         K, B, S0 = x[..., 0], x[..., 1], x[..., 2]
         level = K + S0
         safe = torch.where(level > 0, level, torch.ones_like(level))
         columns = [(K / safe)[..., None], (B / safe)[..., None], x[..., 3:] / self.rate_scale]
         if self.extra_inputs:
             columns += [extra_input_columns(x, self.extra_inputs)]
-        return level * self.body(torch.cat(columns, dim=-1)).squeeze(-1)
+        return torch.cat(columns, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        level = x[..., 0] + x[..., 2]  # K + S0
+        return level * self.body(self.network_inputs(x)).squeeze(-1)
 
 
 MONEYNESS_SIGMA = 0.05
