@@ -73,6 +73,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS),engines,peers]"
 	$(BIN)/python -m helpers.benchmark --out bench
 
 # What make book and make test leave behind; .venv and the shipped data stay.

@@ -395,6 +395,21 @@ def _ceiling_line(ceiling: dict) -> str:
     )
 
 
+NETWORK_SHARE_GOAL = 0.30
+"""The course's goal for the network at the largest batch: this share of the float32
+matrix-product ceiling (issue 33's "30% of what the hardware does")."""
+
+
+def _network_verdict(profile: dict, ceiling: dict) -> str:
+    largest = max(profile["batches"], key=int)
+    share = profile["batches"][largest]["network_gflops"] / ceiling["float32"]
+    verdict = "met" if share >= NETWORK_SHARE_GOAL else "MISSED"
+    return (
+        f"The network at a batch of {int(largest):,}: {share:.0%} of the float32 ceiling;"
+        f" the course's goal {NETWORK_SHARE_GOAL:.0%}: {verdict}."
+    )
+
+
 def profile_lines(result: dict, *, heading: str = "###") -> list[str]:
     """The pricer's profile as a Markdown section of ``bench/results.md``.
 
@@ -425,6 +440,8 @@ def profile_lines(result: dict, *, heading: str = "###") -> list[str]:
         profile_table(profile, ceiling).data,
         "",
         _ceiling_line(ceiling),
+        "",
+        _network_verdict(profile, ceiling),
     ]
 
 
@@ -445,7 +462,7 @@ def measure_profile(threads: int | None = None) -> dict:
     model = load_pretrained("cpu")
     X = load_test_set(DATA_DIR)[0]
     return {
-        "profile": profile_pricer(model, X, threads=threads),
+        "profile": profile_pricer(model, X, threads=threads, repeats=10),
         "ceiling": matmul_ceiling(threads=threads),
     }
 

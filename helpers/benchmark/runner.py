@@ -34,11 +34,13 @@ TOPICS = {
     "profile": "helpers.benchmark.pricer_profile",
     "quantized": "helpers.inference.export.benchmark",
     "service": "helpers.inference.service.benchmark",
+    "peers": "helpers.inference.service.peers.benchmark",
 }
 """Each topic's module, in the order of ``bench/results.md``: the Monte Carlo backends
 (Chapter 1), the data pipeline (2, 6), training (4), inference (7), adjoint Greeks (8),
 derivative and control-variate labels (9, 10), the local-volatility basket (11), where the
-shipped pricer's time goes and quantized inference (12), and the pricing service (13)."""
+shipped pricer's time goes and quantized inference (12), and the pricing service and its
+peers (13)."""
 
 
 SECTION_KEYS = {
@@ -49,7 +51,7 @@ SECTION_KEYS = {
 }
 """The keys of ``results.json`` each topic writes, where they are not the topic's own name."""
 
-NEEDS_PRICER = ("inference", "profile", "quantized", "service")
+NEEDS_PRICER = ("inference", "profile", "quantized", "service", "peers")
 """Topics that measure the shipped pricer: skipped where ``data/pricer.json`` is absent."""
 
 

@@ -44,7 +44,9 @@ MAX_CONCURRENCY = 1_024
 MAX_TOTAL_OPTIONS = 2_000_000
 """Options in all the bodies of one run at most: they are made before the clock starts (about
 150 bytes an option, so 300 MB at the limit)."""
-ENDPOINTS = ("price", "greeks", "implied-vol")
+ENDPOINTS = ("price", "greeks", "implied-vol", "noop")
+"""What a load test may call; ``noop`` (bodies as ``price``'s) only on a server started with
+``--noop-endpoint true``, to measure the HTTP stack alone."""
 
 
 @dataclass

@@ -9,6 +9,8 @@ inputs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -81,9 +83,14 @@ class HomogeneousPricer(nn.Module):
             columns += [extra_input_columns(x, self.extra_inputs)]
         return torch.cat(columns, dim=-1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, network: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """The price of options ``x`` (shape ``(..., 6)``), shape ``(...)``; ``network``, if
+        given, stands in for ``self.body`` (another engine running the same layers)."""
         level = x[..., 0] + x[..., 2]  # K + S0
-        return level * self.body(self.network_inputs(x)).squeeze(-1)
+        body = self.body if network is None else network
+        return level * body(self.network_inputs(x)).squeeze(-1)
 
 
 MONEYNESS_SIGMA = 0.05

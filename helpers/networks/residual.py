@@ -3,6 +3,8 @@ corrects it (``helpers.mc.moments.levy_price`` + ``HomogeneousPricer``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -52,5 +54,10 @@ class ResidualPricer(nn.Module):
         nn.init.zeros_(last.weight)  # an untrained pricer is the closed form itself
         nn.init.zeros_(last.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (levy_price(x, self.T, self.n_steps) + self.residual(x)).clamp_min(0.0)
+    def forward(
+        self, x: torch.Tensor, network: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """The price of options ``x``; ``network``, if given, runs the correction's layers
+        (``HomogeneousPricer.forward``) while the closed form stays in PyTorch."""
+        correction = self.residual(x, network)
+        return (levy_price(x, self.T, self.n_steps) + correction).clamp_min(0.0)

@@ -36,8 +36,10 @@ Quantized models give prices, not Greeks (``refuse_quantized_greeks``).
 The modules: ``onnx_export`` (the file), ``quantize`` (the int8 variants), ``runtime``
 (``OnnxPricer``), ``qat`` (torchao fine-tuning), ``refusal`` (no quantized Greeks),
 ``comparison`` (every way of running the pricer, measured side by side: Chapter 12's table and
-verdicts), ``benchmark`` (that table for ``make bench``), ``tables`` (Chapter 12's tables of
-accuracy and speed), ``files`` (sidecars, atomic writes) and ``command`` (the command line).
+verdicts), ``engines`` (torch.compile, and OpenVINO in float32 and NNCF int8 where the
+``engines`` extra is installed), ``benchmark`` (that table for ``make bench``), ``tables``
+(Chapter 12's tables of accuracy and speed), ``files`` (sidecars, atomic writes) and
+``command`` (the command line).
 
 Command line: ``python -m helpers.export --out DIR`` writes ``DIR/pricer.onnx`` (float32) and
 ``DIR/pricer.int8.onnx`` (``RECOMMENDED_INT8``) from the shipped pricer, each with its sidecar.
@@ -67,6 +69,13 @@ from .comparison import (
     spot_ladder,
     verdicts,
 )
+from .engines import (
+    OpenVinoNetwork,
+    compiled_candidate,
+    cxx_compiler,
+    engine_candidates,
+    openvino_available,
+)
 from .files import state_sha256
 from .onnx_export import (
     FLOAT32,
@@ -90,6 +99,11 @@ from .refusal import QUANTIZED_MODULES, quantization_in, refuse_quantized_greeks
 from .runtime import GREEKS_REFUSAL, OnnxPricer
 
 __all__ = [
+    "OpenVinoNetwork",
+    "compiled_candidate",
+    "cxx_compiler",
+    "engine_candidates",
+    "openvino_available",
     "BASELINE",
     "BLOCK_SIZE",
     "CALIBRATION_OPTIONS",

@@ -89,3 +89,29 @@ def speed_table(rows: Sequence[dict], batches: Sequence[int]) -> Markdown:
         ["way (options/s)", *speed, "file kB"],
         {name: "{:,.0f}" for name in speed},
     )
+
+
+def engines_sentence(rows: list[dict], batches: Sequence[int], where: str) -> str | None:
+    """Chapter 12's sentence on the engines of ``helpers.inference.export.engines``, from
+    ``compare``'s rows (speed-ups keyed by batch as int), or ``None`` if one is missing.
+
+    Args:
+        rows: ``compare``'s rows; batches: their batch sizes (1, 1,000 and a largest).
+        where: how the sentence starts (``"In this run"``, or the bench run it quotes).
+    """
+    from .engines import COMPILE_NAME, OPENVINO_NAMES
+
+    named = {r["name"]: r for r in rows}
+    if not all(n in named for n in (COMPILE_NAME, *OPENVINO_NAMES)):
+        return None
+    compiled = named[COMPILE_NAME]["speedup"]
+    ov_float, ov_int8 = (named[n] for n in OPENVINO_NAMES)
+    top = max(batches)
+    return (
+        f"{where}, torch.compile priced {compiled[1]:.2f} times PyTorch's options a second at"
+        f" a batch of one and {compiled[1_000]:.2f} times at 1,000; OpenVINO float32"
+        f" {ov_float['speedup'][1_000]:.2f} and {ov_float['speedup'][top]:.2f} times at 1,000"
+        f" and {top:,}, and its int8 {ov_int8['speedup'][1_000]:.2f} and"
+        f" {ov_int8['speedup'][top]:.2f} times, with a test MAE {ov_int8['mae_change']:+.0%}"
+        " against float32's"
+    )

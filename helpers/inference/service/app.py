@@ -378,6 +378,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         record("implied-vol", started, error)
         return error or _json(ImpliedVols(implied_vols=vols.tolist()))
 
+    if settings.noop_endpoint:
+
+        @app.post("/noop", include_in_schema=False)
+        async def noop(request: Request) -> Response:
+            """Reads the body and answers an empty price list: the HTTP stack alone."""
+            await request.body()
+            return Response(b'{"prices":[]}', media_type="application/json")
+
     @app.get("/health", response_model=Health)
     async def health():
         """The engine that prices and why, the model's SHA-256 and each queue's depth."""

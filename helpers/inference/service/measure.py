@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -36,18 +37,29 @@ LISTENING = re.compile(r"pricer: listening on (\S+)")
 
 
 def start_server(
-    options: Sequence[str], log: IO[str], start_timeout_s: float = 120.0
-) -> tuple[subprocess.Popen, str]:
+    options: Sequence[str], log: IO[str], start_timeout_s: float = 120.0,
+    module: str | None = None,
+) -> tuple[subprocess.Popen, str]:  # fmt: skip
     """Starts ``python -m helpers.serve --port 0 *options`` writing to ``log`` (a file opened
     for reading and writing); returns the process and the URL it printed, once ``/health``
     answers there.
+
+    Args:
+        module: run ``python -m module *options`` instead (a peer of
+            ``helpers.inference.service.peers``, which prints the same line), in a process
+            group of its own, which ``stop`` ends whole (a peer starts processes of its own).
 
     Raises:
         RuntimeError: the server exits, or does not answer within ``start_timeout_s``; the
             message holds the end of its log. The process is ended first.
     """
-    command = [sys.executable, "-m", "helpers.serve", "--port", "0", *options]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    if module is None:
+        command = [sys.executable, "-m", "helpers.serve", "--port", "0", *options]
+    else:
+        command = [sys.executable, "-m", module, *options]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=module is not None)  # fmt: skip
+    process.own_group = module is not None  # read by stop
     deadline = time.monotonic() + start_timeout_s
     url = None
     while url is None or not _healthy(url):
@@ -65,14 +77,27 @@ def start_server(
 
 def stop(process: subprocess.Popen, timeout_s: float = 60.0) -> int:
     """Sends SIGTERM (a graceful stop) if the process still runs, waits at most ``timeout_s``,
-    then kills it; returns its exit code."""
+    then kills it; returns its exit code. A process that leads its own group (a peer) gets
+    the signals as a group, so that what it started stops with it."""
+    own_group = getattr(process, "own_group", False)
+
+    def send(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if own_group:
+                os.killpg(process.pid, sig)
+            else:
+                process.send_signal(sig)
+
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        send(signal.SIGTERM)
         try:
             process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            process.kill()
+            send(signal.SIGKILL)
             process.wait()
+    if own_group:  # what the peer left behind in its group
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
     return process.returncode
 
 
@@ -85,8 +110,10 @@ def running_server(
     max_batch: int = 1024,
     queue_size: int = 1024,
     start_timeout_s: float = 120.0,
+    extra: Sequence[str] = (),
 ) -> Iterator[str]:
     """A pricing service in its own process on 127.0.0.1, for the block; yields its URL.
+    ``extra``: more options of ``python -m helpers.serve`` (``--noop-endpoint true``).
 
     Raises:
         RuntimeError: the server exits or does not answer ``/health`` within
@@ -96,6 +123,7 @@ def running_server(
                "--max-batch", str(max_batch), "--queue-size", str(queue_size)]  # fmt: skip
     if threads is not None:
         options += ["--threads", str(threads)]
+    options += list(extra)
     with tempfile.TemporaryFile("w+") as log:
         process, url = start_server(options, log, start_timeout_s)
         try:
@@ -110,10 +138,16 @@ def _health(url: str) -> dict:
 
 
 def _healthy(url: str) -> bool:
+    """Whether ``url/health`` answers 200 with ``{"status": "ok"}`` (or, LitServe's, ``ok``)."""
     try:
-        return _health(url).get("status") == "ok"
+        with urllib.request.urlopen(url + "/health", timeout=1) as response:
+            text = response.read().decode()
     except OSError:
         return False
+    try:
+        return json.loads(text).get("status") == "ok"
+    except (ValueError, AttributeError):
+        return text.strip() == "ok"
 
 
 def window_sweep(

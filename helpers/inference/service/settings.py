@@ -34,6 +34,7 @@ class Settings:
         max_wait_ms: how long a batch waits for more requests after its first; 0: no batching.
         queue_size: requests that may wait per endpoint; past it, 503 with ``Retry-After``.
         deadline_ms: a request's time from arrival to answer; past it, 504.
+        noop_endpoint: also answer ``POST /noop`` (benchmarking only; not in the schema).
 
     The defaults come from ``make bench`` (``bench/results.md``, the service's section, on two
     CPU cores): a 2 ms window gave the highest throughput, or within a few percent of it, at
@@ -52,6 +53,7 @@ class Settings:
     max_wait_ms: float = 2.0
     queue_size: int = 1024
     deadline_ms: float = 5000.0
+    noop_endpoint: bool = False
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -88,6 +90,9 @@ HELP = {
     "queue_size": "requests that may wait per endpoint, a count >= 1; past it, 503 with"
     " Retry-After",
     "deadline_ms": "a request's time from arrival to answer, milliseconds > 0; past it, 504",
+    "noop_endpoint": "benchmarking only, true or false: also answer POST /noop, which reads"
+    " the body and answers an empty price list without parsing or pricing (the ceiling of"
+    " this HTTP stack); not in the API's schema",
 }
 """What each option of ``python -m helpers.serve --help`` is, without its default and
 variable (``parse`` adds them)."""
@@ -101,6 +106,14 @@ SHOWN_DEFAULTS = {
 
 def _default(field) -> str:
     return SHOWN_DEFAULTS.get(field.name, f"{field.default!r}".strip("'"))
+
+
+def _boolean(text: str) -> bool:
+    """An argparse ``type``: ``true``/``false`` (also ``1``/``0``, ``yes``/``no``)."""
+    value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if text.strip().lower() not in value:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value[text.strip().lower()]
 
 
 def check_model_folder(folder: str | None) -> None:
@@ -136,13 +149,16 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         "queue_size": whole_number(1),
         "max_wait_ms": real_number(0),
         "deadline_ms": real_number(0, low_open=True),
+        "noop_endpoint": _boolean,
     }
     for name, field in kinds.items():
         parser.add_argument(
             "--" + name.replace("_", "-"),
             type=converters.get(name, str),
             default=None,
-            metavar="{" + ",".join(ENGINES) + "}" if name == "engine" else name.upper(),
+            metavar={"engine": "{" + ",".join(ENGINES) + "}", "noop_endpoint": "{true,false}"}.get(
+                name, name.upper()
+            ),
             help=f"{HELP[name]} (default {_default(field)}; env {env_name(name)})",
         )
     args = vars(parser.parse_args(argv))
