@@ -397,7 +397,7 @@ def _ceiling_line(ceiling: dict) -> str:
 
 NETWORK_SHARE_GOAL = 0.30
 """The course's goal for the network at the largest batch: this share of the float32
-matrix-product ceiling (issue 33's "30% of what the hardware does")."""
+matrix-product ceiling of the same threads."""
 
 
 def _network_verdict(profile: dict, ceiling: dict) -> str:
