@@ -35,6 +35,12 @@ from .quantize import CALIBRATION_OPTIONS
 COMPILE_NAME = "PyTorch torch.compile"
 OPENVINO_NAMES = ("OpenVINO float32", "OpenVINO int8 (NNCF)")
 
+BOUNDS = {COMPILE_NAME: 1e-4, OPENVINO_NAMES[0]: 1e-3, OPENVINO_NAMES[1]: 0.1}
+"""How far each engine's prices may lie from PyTorch float32's on the shipped test set,
+currency units (``tests/test_engines.py``): the two float engines, at most this much on any
+option (float32 rounding of prices up to about 200, the float32 engines summing in another
+order); the int8 one, this much on average (its per-tensor grids cost more, measured)."""
+
 DYNAMO_CACHE_NOTICE = r"Dynamo detected a call to a `functools.lru_cache`-wrapped function"
 """What Dynamo says once when it traces ``helpers.mc.moments``' cached series coefficients:
 constants for a given number of steps, so tracing through the cache is exact here."""
