@@ -21,8 +21,11 @@ PyTorch refuses.
 from __future__ import annotations
 
 import importlib.util
+import io
+import logging
 import shutil
 import warnings
+from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import torch
@@ -161,9 +164,11 @@ def openvino_candidates(
         h = homogeneous.network_inputs(torch.as_tensor(calibration, dtype=torch.float32))
     layers = ov.convert_model(body, example_input=h[:2], input=[(-1, h.shape[1])])
     batches = [h[i : i + 256].numpy() for i in range(0, len(h), 256)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # NNCF's progress and telemetry notices
-        quantized = nncf.quantize(layers, nncf.Dataset(batches), subset_size=len(h))
+    quiet = io.StringIO()
+    with warnings.catch_warnings(), redirect_stdout(quiet), redirect_stderr(quiet):
+        warnings.simplefilter("ignore")  # NNCF's progress bars and notices
+        nncf.set_log_level(logging.ERROR)
+        quantized = nncf.quantize(layers, nncf.Dataset(batches), subset_size=len(batches))
     out = []
     for name, layers_model, int8 in ((OPENVINO_NAMES[0], layers, False),
                                      (OPENVINO_NAMES[1], quantized, True)):  # fmt: skip
