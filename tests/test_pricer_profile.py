@@ -124,8 +124,9 @@ def test_profile_lines_hold_the_table_and_the_ceiling(profile, ceiling):
     section = profile_lines({"profile": profile, "ceiling": ceiling})
     assert section[0] == "### Where the shipped pricer's time goes (Chapter 12)"
     assert profile_table(profile, ceiling).data in section
-    assert section[-1].startswith("Matrix-product ceiling")
-    assert "float32" in section[-1] and "bfloat16" in section[-1]
+    assert section[-3].startswith("Matrix-product ceiling")
+    assert "float32" in section[-3] and "bfloat16" in section[-3]
+    assert section[-1].startswith("The network at a batch of 64") and "goal 30%" in section[-1]
 
 
 def test_matmul_ceiling_is_positive_in_both_dtypes(ceiling):
