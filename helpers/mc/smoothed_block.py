@@ -31,7 +31,7 @@ from numba import njit
 from .adjoint import FAR_LOGISTIC
 from .lane_special import exp64, log64
 from .numba_backend import draw_normals
-from .survival_block import _B, _C, _LW, _S, _SP, _VOL, LANES
+from .survival_block import _B, _C, _LW, _S, _SP, _VOL, LANES, reverse_start
 
 
 @njit(inline="always")
@@ -94,16 +94,9 @@ def _reverse(x, T, n_steps, width, tape, near, adj):
     ``log_w_bar``); leaves each lane's d payoff / d (B, S0, c, vol) in its rows ``B_bar``,
     ``s_bar``, ``c_bar`` and ``vol_bar`` (``survival_block.ADJOINTS``)."""
     B = x[1]
-    dt = T / n_steps
-    c = 1.0 + x[4] * dt
-    vol = x[3] * math.sqrt(dt)
+    c, vol = reverse_start(x, T, n_steps, adj)
     scale = width * B
     shift = 1.0 / width if width > 0.0 else 0.0
-    for lane in range(LANES):
-        adj[_SP + lane] = 0.0
-        adj[_C + lane] = 0.0
-        adj[_VOL + lane] = 0.0
-        adj[_B + lane] = 0.0
     for n in range(n_steps - 1, -1, -1):
         row = tape[n]
         if near[n]:

@@ -165,20 +165,27 @@ _S, _SP, _C, _VOL, _B, _LW = (k * LANES for k in range(len(ADJOINTS)))
 
 
 @njit(inline="always")
-def _reverse(x, T, n_steps, tape, near, adj):
-    """The reverse sweep of one block from the seeds in ``adj`` (rows ``S_bar`` and
-    ``log_w_bar``: zero for a lane that pays nothing); leaves each lane's d payoff / d (B, S0,
-    c, vol) in its rows ``B_bar``, ``s_bar`` (delta), ``c_bar`` and ``vol_bar``. Steps where
-    no lane was near the barrier (``near``) go back through the Euler step alone."""
+def reverse_start(x, T, n_steps, adj):
+    """Zeroes the adjoints a reverse sweep accumulates (rows ``s_bar``, ``c_bar``, ``vol_bar``
+    and ``B_bar`` of ``adj``; ``S_bar`` and ``log_w_bar`` hold the seeds) and returns the
+    step's ``(c, vol) = (1 + mu dt, sigma sqrt(dt))``: both block kernels' first lines."""
     dt = T / n_steps
-    c = 1.0 + x[4] * dt
-    vol = x[3] * math.sqrt(dt)
-    inv_vol = 1.0 / vol if vol > 0.0 else 0.0
     for lane in range(LANES):
         adj[_SP + lane] = 0.0
         adj[_C + lane] = 0.0
         adj[_VOL + lane] = 0.0
         adj[_B + lane] = 0.0
+    return 1.0 + x[4] * dt, x[3] * math.sqrt(dt)
+
+
+@njit(inline="always")
+def _reverse(x, T, n_steps, tape, near, adj):
+    """The reverse sweep of one block from the seeds in ``adj`` (rows ``S_bar`` and
+    ``log_w_bar``: zero for a lane that pays nothing); leaves each lane's d payoff / d (B, S0,
+    c, vol) in its rows ``B_bar``, ``s_bar`` (delta), ``c_bar`` and ``vol_bar``. Steps where
+    no lane was near the barrier (``near``) go back through the Euler step alone."""
+    c, vol = reverse_start(x, T, n_steps, adj)
+    inv_vol = 1.0 / vol if vol > 0.0 else 0.0
     for n in range(n_steps - 1, -1, -1):
         if near[n]:
             _back_near(n, c, vol, inv_vol, tape[n], adj)
