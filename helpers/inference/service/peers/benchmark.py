@@ -46,7 +46,14 @@ CHECK_REQUESTS = 16
 """Bodies each server prices before the load, to compare its prices with the course's."""
 
 TARGET_P99_MS = 50.0
+"""The p99 latency, milliseconds, that the course's service must keep while it matches the best
+peer's throughput."""
+
 TARGET_OF_CEILING = 0.8
+"""The share of the no-op ceiling's requests/s the course's service aims at."""
+
+PEER_LABELS = {"litserve": "LitServe", "ray": "Ray Serve"}
+"""Each peer's name in the tables."""
 
 
 def _prices(url: str, bodies: list[bytes]) -> np.ndarray:
@@ -121,9 +128,6 @@ def time_peers(requests: int = REQUESTS, threads: int = 1) -> dict:
         "verdicts": verdicts(rows),
         "seconds": time.perf_counter() - start,
     }
-
-
-PEER_LABELS = {"litserve": "LitServe", "ray": "Ray Serve"}
 
 
 def verdicts(rows: list[dict]) -> list[list[str]]:
