@@ -1,9 +1,10 @@
 """``exp``, ``log``, the normal distribution and its inverse in float64, written for the lane
 loops: no branch, no libm call, so that LLVM vectorises a loop that calls them.
 
-The survival estimator (``helpers.mc.survival_block``) needs, at every step of every path, the
-probability ``p = Phi(-a)`` that the path survives the step, its logarithm, and the conditioned
-normal ``z = -Phi^-1(V p)``, with ``V = Phi(-Z_0)`` from the step's plain normal ``Z_0``.
+The survival estimator (``helpers.mc.survival_block``) needs, at every step that a block of
+paths takes near the barrier, the probability ``p = Phi(-a)`` that each path survives the step,
+its logarithm, and the conditioned normal ``z = -Phi^-1(V p)``, with ``V = Phi(-Z_0)`` from the
+step's plain normal ``Z_0``.
 ``helpers.mc.special`` computes them with ``math.erfc`` and
 ``math.log``: calls into libm, one value at a time, which keep a loop over lanes scalar. Here
 every function is straight-line arithmetic on float64 (each test a select), so a loop over the
