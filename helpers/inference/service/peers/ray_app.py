@@ -10,6 +10,7 @@ URL`` once the application answers and serves until SIGTERM. Needs the ``peers``
 
 # no "from __future__ import annotations": FastAPI must see the Request class itself in the
 # methods' annotations, not a string it cannot resolve in a Ray Serve ingress
+import os
 import signal
 import threading
 
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     import ray
 
     args = main_arguments(argv, "python -m helpers.inference.service.peers.ray_app")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+             logging_level="warning")  # fmt: skip
     serve.start(http_options={"host": "127.0.0.1", "port": args.port})
     bound = Pricer.bind(args.engine, args.threads, args.max_batch, args.window_ms)
     serve.run(bound, route_prefix="/", blocking=False)
