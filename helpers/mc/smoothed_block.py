@@ -31,7 +31,17 @@ from numba import njit
 from .adjoint import FAR_LOGISTIC
 from .lane_special import exp64, log64
 from .numba_backend import draw_normals
-from .survival_block import _B, _C, _LW, _S, _SP, _VOL, LANES, reverse_start
+from .survival_block import (
+    _B,
+    _C,
+    _LW,
+    _S,
+    _SP,
+    _VOL,
+    LANES,
+    payoffs_and_seeds,
+    reverse_start,
+)  # fmt: skip
 
 
 @njit(inline="always")
@@ -118,16 +128,10 @@ def _reverse(x, T, n_steps, width, tape, near, adj):
 def smoothed_sweep(x, T, n_steps, key0, key1, option, first_path, width, sweep, scratch):
     """One block's payoffs and, with ``sweep``, the adjoints of its parameters: the smoothed
     estimator's ``survival_block.survival_sweep``, on the same ``scratch``."""
-    z, tape, s, S, log_w, _, adj, weight, payoff, near, _ = scratch
-    K, r = x[0], x[5]
+    z, tape, s, S, log_w, alive, adj, weight, payoff, near, _ = scratch
     _forward(x, T, n_steps, key0, key1, option, first_path, width, z, tape, near, s, S, log_w)
     for lane in range(LANES):
-        excess = S[lane] / n_steps - K
-        pays = excess > 0.0
-        w = math.exp(-r * T + log_w[lane]) if pays else 0.0
-        weight[lane] = w
-        payoff[lane] = w * excess if pays else 0.0
-        adj[_S + lane] = w / n_steps
-        adj[_LW + lane] = payoff[lane]
+        alive[lane] = True  # never knocked out
+    payoffs_and_seeds(x[0], x[5], T, n_steps, S, log_w, alive, weight, payoff, adj)
     if sweep:
         _reverse(x, T, n_steps, width, tape, near, adj)

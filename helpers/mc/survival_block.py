@@ -165,6 +165,21 @@ _S, _SP, _C, _VOL, _B, _LW = (k * LANES for k in range(len(ADJOINTS)))
 
 
 @njit(inline="always")
+def payoffs_and_seeds(K, r, T, n_steps, S, log_w, alive, weight, payoff, adj):
+    """Each lane's discounted weight and payoff after a forward sweep, and the reverse sweep's
+    seeds (rows ``S_bar`` and ``log_w_bar`` of ``adj``; zero for a lane that pays nothing):
+    both block kernels' end of the forward sweep."""
+    for lane in range(LANES):
+        excess = S[lane] / n_steps - K
+        pays = alive[lane] and excess > 0.0
+        w = math.exp(-r * T + log_w[lane]) if pays else 0.0
+        weight[lane] = w
+        payoff[lane] = w * excess if pays else 0.0
+        adj[_S + lane] = w / n_steps
+        adj[_LW + lane] = payoff[lane]
+
+
+@njit(inline="always")
 def reverse_start(x, T, n_steps, adj):
     """Zeroes the adjoints a reverse sweep accumulates (rows ``s_bar``, ``c_bar``, ``vol_bar``
     and ``B_bar`` of ``adj``; ``S_bar`` and ``log_w_bar`` hold the seeds) and returns the
@@ -236,13 +251,6 @@ def survival_sweep(x, T, n_steps, key0, key1, option, first_path, n_live, sweep,
     K, r = x[0], x[5]
     _forward(x, T, n_steps, key0, key1, option, first_path, n_live, z, tape, near, s, S, log_w,
              alive, a)  # fmt: skip
-    for lane in range(LANES):
-        excess = S[lane] / n_steps - K
-        pays = alive[lane] and excess > 0.0
-        w = math.exp(-r * T + log_w[lane]) if pays else 0.0
-        weight[lane] = w
-        payoff[lane] = w * excess if pays else 0.0
-        adj[_S + lane] = w / n_steps
-        adj[_LW + lane] = payoff[lane]
+    payoffs_and_seeds(K, r, T, n_steps, S, log_w, alive, weight, payoff, adj)
     if sweep:
         _reverse(x, T, n_steps, tape, near, adj)
